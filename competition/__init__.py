@@ -1,0 +1,90 @@
+"""Open Competitie: the application factory."""
+
+import logging
+from pathlib import Path
+
+from flask import Flask, request, session
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from competition.config import load_config
+from competition.extensions import babel, csrf, db, limiter, login_manager, mail, migrate
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Create and configure an app; `test_config` overrides everything else."""
+    app = Flask(
+        __name__,
+        instance_path=str(PROJECT_ROOT / "instance"),
+        instance_relative_config=True,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    load_config(app, test_config)
+    app.jinja_env.add_extension("jinja2.ext.do")
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if not app.debug and not app.testing:
+        logging.basicConfig(level=logging.INFO)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    mail.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message_category = "info"
+    from flask_babel import lazy_gettext as _l
+
+    login_manager.login_message = _l("Log in to see this page.")
+
+    from competition import models  # noqa: F401  (register every table)
+    from competition.services.accounts import load_session_user
+
+    login_manager.user_loader(load_session_user)
+
+    from competition import cli, errors, security, web
+    from competition.admin.views import bp as admin_bp
+    from competition.auth.views import bp as auth_bp
+    from competition.rounds.views import bp as rounds_bp
+
+    app.register_blueprint(rounds_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(admin_bp)
+    errors.init_app(app)
+    security.init_app(app)
+    web.init_app(app)
+    cli.init_app(app)
+
+    @app.get("/healthz")
+    def healthz():
+        """Liveness probe: the app answers (used by load tests as the minimal route)."""
+        return {"status": "ok"}
+
+    return app
+
+
+def select_locale() -> str:
+    """Dutch unless the visitor chose another supported language."""
+    from flask import current_app, has_request_context
+
+    if not has_request_context():  # CLI and background work: the default language
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
+    chosen = session.get("lang") or request.args.get("lang")
+    if chosen in current_app.config["LANGUAGES"]:
+        return chosen
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
+    """SQLite enforces foreign keys only when asked, per connection."""
+    module = type(dbapi_connection).__module__
+    if module.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()

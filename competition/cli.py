@@ -1,0 +1,149 @@
+"""`flask competition …`: operator commands."""
+
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+from sqlalchemy import func, select
+
+from competition.extensions import db
+from competition.models import PHASES, Municipality, Phase, Role, User, utcnow
+from competition.services import accounts, mail, municipalities, rounds
+from competition.services.errors import DomainError
+
+group = AppGroup("competition", help="Open Competitie operator commands.")
+
+
+@group.command("import-municipalities")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--deactivate-missing", is_flag=True,
+              help="Mark municipalities absent from the file inactive (after mergers).")
+def import_municipalities_command(csv_file: Path, deactivate_missing: bool) -> None:
+    """Upsert municipalities from a CSV with columns code,name,province,population."""
+    try:
+        text = csv_file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise click.ClickException(f"{csv_file}: not UTF-8 text ({exc})") from exc
+    try:
+        rows = municipalities.parse_csv(text)
+    except municipalities.MunicipalityImportError as exc:
+        for line, message in exc.errors:
+            click.echo(f"{csv_file}:{line}: {message}", err=True)
+        raise click.ClickException(str(exc.message)) from exc
+    report = municipalities.import_rows(rows, actor=None, now=utcnow(),
+                                        deactivate_missing=deactivate_missing)
+    db.session.commit()
+    click.echo(
+        f"{len(report.created)} created, {len(report.updated)} updated, "
+        f"{report.unchanged} unchanged, {len(report.deactivated)} deactivated."
+    )
+
+
+@group.command("seed-demo")
+@click.option("--phase", "phase_name", type=click.Choice([p.value for p in PHASES]),
+              default=Phase.SUBMISSION.value, show_default=True,
+              help="The phase the demo round stands in.")
+@click.option("--if-empty", is_flag=True, help="Do nothing when the database has users.")
+def seed_demo_command(phase_name: str, if_empty: bool) -> None:
+    """Fill the database with a realistic Dutch demo round and demo accounts."""
+    from competition import demo
+
+    if if_empty and accounts.count_users() > 0:
+        click.echo("The database already has data; demo not loaded.")
+        demo.print_accounts(click.echo, only_existing=True)
+        return
+    try:
+        demo.seed(Phase(phase_name), now=utcnow())
+    except DomainError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc.message)) from exc
+    db.session.commit()
+    mail.deliver_pending()
+    click.echo(f"Demo loaded; the demo round stands in phase '{phase_name}'.")
+    demo.print_accounts(click.echo)
+
+
+@group.command("create-organiser")
+@click.argument("email")
+@click.argument("name")
+@click.password_option()
+def create_organiser_command(email: str, name: str, password: str) -> None:
+    """Create the first organiser account (for a fresh production database)."""
+    now = utcnow()
+    address = accounts.normalise_email(email)
+    if accounts.find_user_by_email(address):
+        raise click.ClickException(f"{address} already has an account.")
+    user = User(email=address, name=name, created_at=now, password_changed_at=now,
+                password_hash="", is_organiser=True)
+    try:
+        accounts.check_password_rules(password, email=address, name=name)
+    except DomainError as exc:
+        raise click.ClickException(str(exc.message)) from exc
+    user.password_hash = accounts.hash_password(password)
+    db.session.add(user)
+    db.session.flush()
+    from competition.services import audit
+
+    audit.record("user.created", actor=None, now=now, object_type="user", object_id=user.id,
+                 data={"via": "cli", "roles": [Role.ORGANISER.value]})
+    db.session.commit()
+    click.echo(f"Organiser {address} created.")
+
+
+@group.command("tick")
+def tick_command() -> None:
+    """Apply the clock: move every round past phases whose end has passed."""
+    changed = rounds.sync_all(now=utcnow())
+    db.session.commit()
+    mail.deliver_pending()
+    for slug, phases in changed.items():
+        click.echo(f"{slug}: now in {', '.join(p.value for p in phases)}")
+    if not changed:
+        click.echo("No phase changes due.")
+
+
+@group.command("close-phase")
+@click.argument("slug")
+@click.option("--as", "email", required=True, help="Email of the organiser doing this.")
+@click.option("--reason", default="", help="Recorded in the audit log.")
+def close_phase_command(slug: str, email: str, reason: str) -> None:
+    """Close a round's current phase now and open the next one."""
+    actor = accounts.find_user_by_email(email)
+    if actor is None:
+        raise click.ClickException(f"No user {email}.")
+    try:
+        rnd = rounds.get_round(slug)
+        entered = rounds.close_phase(rnd, rnd.current_phase, actor=actor, now=utcnow(),
+                                     reason=reason)
+    except DomainError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc.message)) from exc
+    db.session.commit()
+    mail.deliver_pending()
+    click.echo(f"{slug} is now in phase {entered.value}.")
+
+
+@group.command("send-mail")
+def send_mail_command() -> None:
+    """Send mail waiting in the outbox (retries earlier failures)."""
+    sent, failed = mail.deliver_pending(limit=10_000)
+    click.echo(f"{sent} sent, {failed} failed.")
+    if failed:
+        sys.exit(1)
+
+
+@group.command("status")
+def status_command() -> None:
+    """Print a short summary of the database."""
+    count = db.session.scalar(select(func.count(Municipality.id)))
+    click.echo(f"municipalities: {count}")
+    click.echo(f"users: {accounts.count_users()}")
+    for rnd in rounds.all_rounds():
+        click.echo(f"round {rnd.slug}: {rnd.phase}")
+
+
+def init_app(app: Flask) -> None:
+    """Register the command group."""
+    app.cli.add_command(group)

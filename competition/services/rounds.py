@@ -1,0 +1,467 @@
+"""Competition rounds and the competition clock.
+
+A round's phase is stored and advanced by `sync_round`, which moves it past every phase whose
+planned end has passed, checking the next phase's preconditions first. Organisers may close the
+current phase early or extend it. Closing a phase sets its window's `left_at` with a
+compare-and-set update, so the work registered for the end of a phase runs exactly once, in the
+same transaction, whether the date passed or an organiser pressed the button, and whichever
+request or worker notices first (also after a restart: nothing is kept in memory).
+"""
+
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select, update
+
+from competition.extensions import db
+from competition.models import PHASES, Phase, PhaseWindow, Role, Round, User
+from competition.services import audit
+from competition.services.accounts import require_role
+from competition.services.errors import InvalidState, NotFound, ValidationError
+
+# --- extension points for later phases ---------------------------------------------------------
+
+# A precondition returns None when the phase may open, or a message saying why it may not.
+Precondition = Callable[[Round, datetime], str | None]
+# Work run once when a phase ends, inside the transaction that closes it.
+PhaseEndHook = Callable[[Round, datetime, User | None], None]
+
+_preconditions: dict[Phase, list[Precondition]] = {p: [] for p in PHASES}
+_end_hooks: dict[Phase, list[PhaseEndHook]] = {p: [] for p in PHASES}
+
+
+def precondition(phase: Phase) -> Callable[[Precondition], Precondition]:
+    """Register a check that must pass before `phase` can open."""
+
+    def register(fn: Precondition) -> Precondition:
+        _preconditions[phase].append(fn)
+        return fn
+
+    return register
+
+
+def on_phase_end(phase: Phase) -> Callable[[PhaseEndHook], PhaseEndHook]:
+    """Register work to run exactly once when `phase` ends."""
+
+    def register(fn: PhaseEndHook) -> PhaseEndHook:
+        _end_hooks[phase].append(fn)
+        return fn
+
+    return register
+
+
+# --- rules and schedule ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RoundData:
+    title: str
+    theme: str
+    description: str = ""
+    max_finalists: int = 3
+    max_winners: int = 1
+    jury_weight: float = 0.5
+    vote_weighting: str = "equal"
+    diversity_threshold: float = 1 / 3
+    is_own_finalist_vote_allowed: bool = True
+    are_juror_names_public: bool = False
+    are_ballots_anonymous: bool = False
+
+
+RULE_FIELDS = (
+    "max_finalists", "max_winners", "jury_weight", "vote_weighting", "diversity_threshold",
+    "is_own_finalist_vote_allowed", "are_juror_names_public", "are_ballots_anonymous",
+)
+
+# Default durations used to propose a schedule (organisers change them in the form).
+DEFAULT_DURATIONS: dict[Phase, timedelta] = {
+    Phase.DRAFT: timedelta(days=7),
+    Phase.SUBMISSION: timedelta(weeks=6),
+    Phase.CLUSTERING: timedelta(weeks=2),
+    Phase.PRESELECTION: timedelta(weeks=4),
+    Phase.DEVELOPMENT: timedelta(weeks=12),
+    Phase.FINAL_VOTE: timedelta(weeks=2),
+    Phase.DECIDED: timedelta(weeks=1),
+}
+
+
+def default_schedule(start: datetime) -> dict[Phase, datetime | None]:
+    """Planned phase ends for a round whose draft starts at `start` (adoption is open-ended)."""
+    ends: dict[Phase, datetime | None] = {}
+    moment = start
+    for phase in PHASES:
+        if phase is Phase.ADOPTION:
+            ends[phase] = None
+        else:
+            moment = moment + DEFAULT_DURATIONS[phase]
+            ends[phase] = moment
+    return ends
+
+
+def _validate_rules(data: RoundData) -> None:
+    if not 5 <= len(data.title.strip()) <= 160:
+        raise ValidationError(_l("The title needs 5 to 160 characters."), field="title")
+    if not 3 <= len(data.theme.strip()) <= 160:
+        raise ValidationError(_l("The theme needs 3 to 160 characters."), field="theme")
+    if len(data.description) > 20_000:
+        raise ValidationError(_l("The description is too long."), field="description")
+    if not 1 <= data.max_finalists <= 10:
+        raise ValidationError(_l("Choose 1 to 10 finalists per cluster."), field="max_finalists")
+    if data.max_winners not in (1, 2):
+        raise ValidationError(_l("A cluster has one or two winners."), field="max_winners")
+    if not 0 <= data.jury_weight <= 1:
+        raise ValidationError(_l("The jury weight lies between 0 and 1."), field="jury_weight")
+    if data.vote_weighting not in ("equal", "population"):
+        raise ValidationError(_l("Unknown vote weighting."), field="vote_weighting")
+    if not 0 < data.diversity_threshold <= 1:
+        raise ValidationError(
+            _l("The diversity threshold lies above 0 and at most 1."), field="diversity_threshold"
+        )
+
+
+def _validate_schedule(ends: dict[Phase, datetime | None]) -> None:
+    previous: datetime | None = None
+    for phase in PHASES:
+        end = ends.get(phase)
+        if phase is Phase.ADOPTION:
+            if end is not None and previous is not None and end <= previous:
+                raise ValidationError(
+                    _l("Each phase must end after the previous one."), field=f"end_{phase.value}"
+                )
+            continue
+        if end is None:
+            raise ValidationError(_l("Every phase needs an end date."), field=f"end_{phase.value}")
+        if previous is not None and end <= previous:
+            raise ValidationError(
+                _l("Each phase must end after the previous one."), field=f"end_{phase.value}"
+            )
+        previous = end
+
+
+def slugify(text: str) -> str:
+    """ASCII, lower-case, hyphenated: 'Digitale Dienstverlening 2027' → 'digitale-…-2027'."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return slug[:70] or "ronde"
+
+
+def _unique_slug(title: str) -> str:
+    base = slugify(title)
+    slug, n = base, 2
+    while db.session.scalar(select(Round.id).where(Round.slug == slug)) is not None:
+        slug, n = f"{base}-{n}", n + 1
+    return slug
+
+
+def create_round(
+    actor: User, data: RoundData, schedule: dict[Phase, datetime | None], *, now: datetime
+) -> Round:
+    """Create a round in the draft phase with its rules and planned schedule (organisers)."""
+    require_role(actor, Role.ORGANISER)
+    _validate_rules(data)
+    _validate_schedule(schedule)
+    if schedule[Phase.DRAFT] <= now:
+        raise ValidationError(
+            _l("Submission must open in the future."), field=f"end_{Phase.DRAFT.value}"
+        )
+    rnd = Round(
+        slug=_unique_slug(data.title),
+        title=data.title.strip(),
+        theme=data.theme.strip(),
+        description=data.description,
+        phase=Phase.DRAFT.value,
+        created_at=now,
+        updated_at=now,
+        created_by_id=actor.id,
+    )
+    for name in RULE_FIELDS:
+        setattr(rnd, name, getattr(data, name))
+    for phase in PHASES:
+        rnd.windows.append(PhaseWindow(phase=phase.value, ends_at=schedule[phase]))
+    rnd.window(Phase.DRAFT).entered_at = now
+    db.session.add(rnd)
+    db.session.flush()
+    audit.record("round.created", actor=actor, now=now, object_type="round", object_id=rnd.id,
+                 round_id=rnd.id, data={"title": rnd.title, **_rules(rnd), **_schedule(rnd)})
+    return rnd
+
+
+def _rules(rnd: Round) -> dict:
+    return {name: getattr(rnd, name) for name in RULE_FIELDS}
+
+
+def _schedule(rnd: Round) -> dict:
+    return {
+        f"end_{w.phase}": w.ends_at.isoformat() if w.ends_at else None for w in rnd.windows
+    }
+
+
+def update_round(actor: User, rnd: Round, data: RoundData, *, now: datetime) -> None:
+    """Edit title, theme and description; the rules only while the round is a draft."""
+    require_role(actor, Role.ORGANISER)
+    _validate_rules(data)
+    changed_rules = {n for n in RULE_FIELDS if getattr(rnd, n) != getattr(data, n)}
+    if changed_rules and rnd.are_rules_locked:
+        raise InvalidState(
+            _l("The rules are fixed once submission has opened."), field=sorted(changed_rules)[0]
+        )
+    before = {"title": rnd.title, "theme": rnd.theme, "description": rnd.description,
+              **_rules(rnd)}
+    rnd.title, rnd.theme, rnd.description = data.title.strip(), data.theme.strip(), data.description
+    for name in changed_rules:
+        setattr(rnd, name, getattr(data, name))
+    after = {"title": rnd.title, "theme": rnd.theme, "description": rnd.description,
+             **_rules(rnd)}
+    if before != after:
+        rnd.updated_at = now
+        changes = {k: [before[k], after[k]] for k in before if before[k] != after[k]}
+        audit.record("round.updated", actor=actor, now=now, object_type="round",
+                     object_id=rnd.id, round_id=rnd.id, data=changes)
+
+
+def reschedule(
+    actor: User, rnd: Round, ends: dict[Phase, datetime | None], *, now: datetime
+) -> None:
+    """Change the planned ends of phases that have not ended yet.
+
+    Past phases keep their dates; the current phase may be extended or shortened but not to a
+    moment in the past (closing now is `close_phase`).
+    """
+    require_role(actor, Role.ORGANISER)
+    current = rnd.current_phase
+    merged: dict[Phase, datetime | None] = {}
+    changes: dict[str, list[str | None]] = {}
+    for phase in PHASES:
+        window = rnd.window(phase)
+        new = ends.get(phase, window.ends_at)
+        if phase.index < current.index:
+            new = window.ends_at  # history is not rewritten
+        elif new != window.ends_at and new is not None and new <= now:
+            raise ValidationError(
+                _l("A phase that has not ended cannot end in the past."),
+                field=f"end_{phase.value}",
+            )
+        merged[phase] = new
+    _validate_schedule_from(merged, current)
+    for phase in PHASES:
+        window = rnd.window(phase)
+        if merged[phase] != window.ends_at:
+            changes[phase.value] = [
+                window.ends_at.isoformat() if window.ends_at else None,
+                merged[phase].isoformat() if merged[phase] else None,
+            ]
+            window.ends_at = merged[phase]
+    if changes:
+        rnd.updated_at = now
+        audit.record("round.rescheduled", actor=actor, now=now, object_type="round",
+                     object_id=rnd.id, round_id=rnd.id, data=changes)
+
+
+def _validate_schedule_from(ends: dict[Phase, datetime | None], current: Phase) -> None:
+    # Past phases may have ended later than planned (blocked transitions), so ordering is only
+    # required from the current phase on.
+    previous: datetime | None = None
+    for phase in PHASES[current.index :]:
+        end = ends[phase]
+        if end is None:
+            if phase is not Phase.ADOPTION:
+                raise ValidationError(
+                    _l("Every phase needs an end date."), field=f"end_{phase.value}"
+                )
+            continue
+        if previous is not None and end <= previous:
+            raise ValidationError(
+                _l("Each phase must end after the previous one."), field=f"end_{phase.value}"
+            )
+        previous = end
+
+
+def extend_phase(actor: User, rnd: Round, new_end: datetime, *, now: datetime) -> None:
+    """Move the current phase's end to a later (or earlier, but future) moment."""
+    current = rnd.current_phase
+    if current is Phase.ADOPTION:
+        raise InvalidState(_l("The adoption phase has no end."))
+    reschedule(actor, rnd, {current: new_end}, now=now)
+
+
+# --- transitions -------------------------------------------------------------------------------
+
+
+def blocking_reasons(rnd: Round, target: Phase, now: datetime) -> list[str]:
+    """Why `target` cannot open now (empty when it can)."""
+    reasons = []
+    for check in _preconditions[target]:
+        reason = check(rnd, now)
+        if reason:
+            reasons.append(str(reason))
+    return reasons
+
+
+@precondition(Phase.SUBMISSION)
+def _schedule_complete(rnd: Round, now: datetime) -> str | None:
+    ends = {Phase(w.phase): w.ends_at for w in rnd.windows}
+    try:
+        _validate_schedule_from(ends, Phase.SUBMISSION)
+    except ValidationError as exc:
+        return str(exc.message)
+    if (ends[Phase.SUBMISSION] or now) <= now:
+        return str(_l("The submission phase would end immediately: move its end date first."))
+    return None
+
+
+def close_phase(
+    rnd: Round, phase: Phase, *, actor: User | None, now: datetime, reason: str = ""
+) -> Phase:
+    """End `phase` (which must be current) and open the next one; returns the new phase.
+
+    With an actor this is an organiser closing the phase early; without, the clock.
+    """
+    if actor is not None:
+        require_role(actor, Role.ORGANISER)
+    current = rnd.current_phase
+    if phase is not current:
+        raise InvalidState(
+            _l("The round is in phase “%(current)s”, not “%(phase)s”.",
+               current=phase_label(current), phase=phase_label(phase))
+        )
+    target = current.next
+    if target is None:
+        raise InvalidState(_l("The adoption phase is the last phase; it does not close."))
+    reasons = blocking_reasons(rnd, target, now)
+    if reasons:
+        raise InvalidState(
+            _l("“%(phase)s” cannot open yet: %(reasons)s",
+               phase=phase_label(target), reasons=" ".join(reasons))
+        )
+    window = rnd.window(current)
+    claimed = db.session.execute(
+        update(PhaseWindow)
+        .where(PhaseWindow.id == window.id, PhaseWindow.left_at.is_(None))
+        .values(left_at=now, left_by_id=actor.id if actor else None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        # Someone else closed it a moment ago; their transaction ran the end-of-phase work.
+        db.session.refresh(rnd)
+        raise InvalidState(_l("This phase has just been closed by someone else."))
+    db.session.refresh(window)
+    planned_end = window.ends_at
+    early = planned_end is None or now < planned_end
+    if early and actor is not None:
+        window.ends_at = now
+    for hook in _end_hooks[current]:
+        hook(rnd, now, actor)
+    rnd.phase = target.value
+    rnd.window(target).entered_at = now
+    rnd.updated_at = now
+    db.session.flush()
+    audit.record(
+        "round.phase_closed",
+        actor=actor,
+        now=now,
+        object_type="round",
+        object_id=rnd.id,
+        round_id=rnd.id,
+        data={
+            "from": current.value,
+            "to": target.value,
+            "planned_end": planned_end.isoformat() if planned_end else None,
+            "early": bool(early and actor is not None),
+            "reason": reason,
+        },
+    )
+    return target
+
+
+def overdue_reasons(rnd: Round, now: datetime) -> list[str]:
+    """When the current phase's end has passed but the next cannot open: why (else empty)."""
+    current = rnd.current_phase
+    window = rnd.window(current)
+    if current.next is None or window.ends_at is None or now < window.ends_at:
+        return []
+    return blocking_reasons(rnd, current.next, now)
+
+
+def sync_round(rnd: Round, *, now: datetime) -> list[Phase]:
+    """Advance the round through every phase whose planned end has passed.
+
+    Stops at the first phase whose successor's preconditions fail (the round then shows as
+    overdue). Returns the phases entered. Takes a row lock on PostgreSQL so concurrent
+    requests queue instead of racing; the compare-and-set in `close_phase` is the backstop.
+    """
+    entered: list[Phase] = []
+    if not _is_due(rnd, now):
+        return entered
+    db.session.execute(select(Round.id).where(Round.id == rnd.id).with_for_update())
+    db.session.refresh(rnd)
+    while _is_due(rnd, now):
+        current = rnd.current_phase
+        if blocking_reasons(rnd, current.next, now):
+            break
+        try:
+            entered.append(close_phase(rnd, current, actor=None, now=now))
+        except InvalidState:
+            break
+    return entered
+
+
+def _is_due(rnd: Round, now: datetime) -> bool:
+    current = rnd.current_phase
+    if current.next is None:
+        return False
+    end = rnd.window(current).ends_at
+    return end is not None and end <= now
+
+
+def sync_all(*, now: datetime) -> dict[str, list[Phase]]:
+    """Sync every round that is not yet in its last phase (for the worker and CLI)."""
+    changed = {}
+    for rnd in db.session.scalars(select(Round).where(Round.phase != Phase.ADOPTION.value)):
+        entered = sync_round(rnd, now=now)
+        if entered:
+            changed[rnd.slug] = entered
+    return changed
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+def phase_label(phase: Phase) -> str:
+    """The phase's name in the current language."""
+    labels = {
+        Phase.DRAFT: _l("Draft"),
+        Phase.SUBMISSION: _l("Submission"),
+        Phase.CLUSTERING: _l("Clustering"),
+        Phase.PRESELECTION: _l("Preselection"),
+        Phase.DEVELOPMENT: _l("Development"),
+        Phase.FINAL_VOTE: _l("Final vote"),
+        Phase.DECIDED: _l("Decided"),
+        Phase.ADOPTION: _l("Adoption"),
+    }
+    return str(labels[phase])
+
+
+def get_round(slug: str) -> Round:
+    """A round by slug, or NotFound."""
+    rnd = db.session.scalar(select(Round).where(Round.slug == slug))
+    if rnd is None:
+        raise NotFound(_l("No such round."))
+    return rnd
+
+
+def public_rounds() -> list[Round]:
+    """Rounds the public may see (everything past draft), newest first."""
+    return list(
+        db.session.scalars(
+            select(Round).where(Round.phase != Phase.DRAFT.value).order_by(Round.created_at.desc())
+        )
+    )
+
+
+def all_rounds() -> list[Round]:
+    """Every round, newest first (organisers)."""
+    return list(db.session.scalars(select(Round).order_by(Round.created_at.desc())))

@@ -1,0 +1,78 @@
+"""Glue for the web layer: template helpers, language choice and mail delivery after commit."""
+
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from flask import Flask, current_app, redirect, request, session, url_for
+from flask_babel import format_datetime, get_locale
+from flask_login import current_user
+
+from competition import clock
+from competition.extensions import db
+from competition.models import Phase, Role
+from competition.services import mail as mail_service
+from competition.services.accounts import role_label
+from competition.services.rounds import phase_label
+
+
+def safe_next(target: str | None, fallback: str) -> str:
+    """Only same-site relative redirects (no open redirect through ?next=)."""
+    if not target:
+        return fallback
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return fallback
+    return target
+
+
+def init_app(app: Flask) -> None:
+    """Register template helpers, the language switch and after-commit mail delivery."""
+
+    @app.template_filter("datetime")
+    def _datetime(value: datetime | None, fmt: str = "medium") -> str:
+        if value is None:
+            return "—"
+        return format_datetime(value, fmt)
+
+    @app.template_filter("number")
+    def _number(value: int | float) -> str:
+        from flask_babel import format_decimal
+
+        return format_decimal(value)
+
+    @app.template_filter("role_labels")
+    def _role_labels(roles) -> str:
+        order = [Role.MEMBER, Role.DELEGATE, Role.JURY, Role.ORGANISER]
+        return ", ".join(role_label(r) for r in order if r in roles)
+
+    # Globals (not a context processor) so imported macros see them too.
+    app.jinja_env.globals.update(
+        Phase=Phase, Role=Role, phase_label=phase_label, role_label=role_label
+    )
+
+    @app.context_processor
+    def _request_globals() -> dict:
+        return {"now": clock.now(), "current_locale": str(get_locale())}
+
+    @app.post("/taal")
+    def set_language():
+        """Switch the interface language (form post, works without JavaScript)."""
+        lang = request.form.get("lang", "")
+        if lang in current_app.config["LANGUAGES"]:
+            session["lang"] = lang
+            if current_user.is_authenticated and current_user.locale != lang:
+                current_user.locale = lang
+                db.session.commit()
+        return redirect(safe_next(request.form.get("next"), url_for("rounds.home")))
+
+    @app.after_request
+    def _deliver_mail(response):
+        # Services queue mail in the outbox inside the request's transaction; once the view has
+        # committed, send it. A failure leaves the mail queued for `flask competition send-mail`.
+        if db.session.info.pop(mail_service.PENDING_FLAG, False):
+            try:
+                mail_service.deliver_pending()
+            except Exception:  # never fail the user's request over mail
+                current_app.logger.exception("mail delivery failed; kept in the outbox")
+                db.session.rollback()
+        return response
