@@ -11,6 +11,7 @@ from wtforms import (
     DateTimeLocalField,
     EmailField,
     FloatField,
+    HiddenField,
     IntegerField,
     SelectField,
     SelectMultipleField,
@@ -18,7 +19,15 @@ from wtforms import (
     TextAreaField,
     widgets,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import (
+    AnyOf,
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 
 from competition.models import PHASES, Phase, Role
 
@@ -38,6 +47,19 @@ def to_local(moment: datetime | None) -> datetime | None:
     if moment is None:
         return None
     return moment.astimezone(LOCAL_TZ).replace(tzinfo=None, second=0, microsecond=0)
+
+
+# Dates outside these years are typing mistakes, and the extremes cannot even be converted
+# between time zones (year 1 local time is year 0 in UTC).
+FIRST_YEAR, LAST_YEAR = 2000, 2199
+
+
+def plausible_moment(form, field) -> None:
+    """A date-time field validator: refuse years that cannot be meant."""
+    if field.data is not None and not FIRST_YEAR <= field.data.year <= LAST_YEAR:
+        raise ValidationError(
+            _l("Enter a date between %(first)d and %(last)d.", first=FIRST_YEAR, last=LAST_YEAR)
+        )
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -129,7 +151,7 @@ for _phase in SCHEDULED_PHASES:
         DateTimeLocalField(
             _schedule_label(_phase),
             format=DATETIME_FORMAT,
-            validators=[InputRequired(message=_l("Enter a date and time."))],
+            validators=[InputRequired(message=_l("Enter a date and time.")), plausible_moment],
         ),
     )
 
@@ -145,10 +167,12 @@ class ClosePhaseForm(FlaskForm):
 
 
 class ExtendPhaseForm(FlaskForm):
+    # The phase shown when the form was filled in: its end is the one to move.
+    phase = HiddenField(validators=[Optional(), AnyOf([p.value for p in PHASES])])
     new_end = DateTimeLocalField(
         _l("New end"),
         format=DATETIME_FORMAT,
-        validators=[InputRequired(message=_l("Enter a date and time."))],
+        validators=[InputRequired(message=_l("Enter a date and time.")), plausible_moment],
     )
 
 

@@ -1,6 +1,6 @@
 """Public pages: home with current and past rounds, and a round's page with its rules."""
 
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, abort, current_app, render_template
 from flask_login import current_user
 
 from competition import clock
@@ -14,9 +14,24 @@ bp = Blueprint("rounds", __name__)
 def load_round(slug: str):
     """A round by slug, with the clock applied (commits if a phase changed)."""
     rnd = rounds.get_round(slug)
-    if rounds.sync_round(rnd, now=clock.now()):
-        db.session.commit()
+    apply_clock(rnd)
     return rnd
+
+
+def apply_clock(rnd) -> None:
+    """Move the round past its due phases and commit; a failure is logged, not shown.
+
+    Reading a page must not break because end-of-phase work failed: that transition is rolled
+    back as a whole (the phase stays open) and retried on the next request.
+    """
+    try:
+        entered = rounds.sync_round(rnd, now=clock.now())
+    except Exception:
+        current_app.logger.exception("the clock could not advance round %s", rnd.slug)
+        db.session.rollback()
+        return
+    if entered:
+        db.session.commit()
 
 
 def can_see_drafts() -> bool:
@@ -26,9 +41,8 @@ def can_see_drafts() -> bool:
 @bp.get("/")
 def home():
     """Home: what the platform is, current rounds and past rounds."""
-    now = clock.now()
-    if rounds.sync_all(now=now):
-        db.session.commit()
+    for rnd in rounds.due_rounds(now=clock.now()):
+        apply_clock(rnd)  # one transaction per round: one failing round holds up no other
     visible = rounds.all_rounds() if can_see_drafts() else rounds.public_rounds()
     current = [r for r in visible if r.current_phase is not Phase.ADOPTION]
     past = [r for r in visible if r.current_phase is Phase.ADOPTION]

@@ -6,6 +6,10 @@ current phase early or extend it. Closing a phase sets its window's `left_at` wi
 compare-and-set update, so the work registered for the end of a phase runs exactly once, in the
 same transaction, whether the date passed or an organiser pressed the button, and whichever
 request or worker notices first (also after a restart: nothing is kept in memory).
+
+Every service that changes a round's phase, schedule or rules first locks the round's row (on
+PostgreSQL; SQLite serialises writers anyway) and reloads it, so concurrent requests queue in
+the same order instead of deciding on stale data or deadlocking.
 """
 
 import re
@@ -22,6 +26,11 @@ from competition.models import PHASES, Phase, PhaseWindow, Role, Round, User
 from competition.services import audit
 from competition.services.accounts import require_role
 from competition.services.errors import InvalidState, NotFound, ValidationError
+
+
+class PhaseAlreadyClosed(InvalidState):
+    """Another request or worker closed the phase first (its transaction ran the end work)."""
+
 
 # --- extension points for later phases ---------------------------------------------------------
 
@@ -149,10 +158,16 @@ def slugify(text: str) -> str:
     return slug[:70] or "ronde"
 
 
+# Slugs that would be shadowed by fixed routes (/beheer/rondes/nieuw).
+RESERVED_SLUGS = frozenset({"nieuw"})
+
+
 def _unique_slug(title: str) -> str:
     base = slugify(title)
     slug, n = base, 2
-    while db.session.scalar(select(Round.id).where(Round.slug == slug)) is not None:
+    while slug in RESERVED_SLUGS or db.session.scalar(
+        select(Round.id).where(Round.slug == slug)
+    ) is not None:
         slug, n = f"{base}-{n}", n + 1
     return slug
 
@@ -181,7 +196,7 @@ def create_round(
     for name in RULE_FIELDS:
         setattr(rnd, name, getattr(data, name))
     for phase in PHASES:
-        rnd.windows.append(PhaseWindow(phase=phase.value, ends_at=schedule[phase]))
+        rnd.windows.append(PhaseWindow(phase=phase.value, ends_at=schedule.get(phase)))
     rnd.window(Phase.DRAFT).entered_at = now
     db.session.add(rnd)
     db.session.flush()
@@ -200,10 +215,17 @@ def _schedule(rnd: Round) -> dict:
     }
 
 
+def _lock(rnd: Round) -> None:
+    """Lock the round's row (PostgreSQL) and reload it with its windows from the database."""
+    db.session.flush()
+    db.session.refresh(rnd, with_for_update=True)
+
+
 def update_round(actor: User, rnd: Round, data: RoundData, *, now: datetime) -> None:
     """Edit title, theme and description; the rules only while the round is a draft."""
     require_role(actor, Role.ORGANISER)
     _validate_rules(data)
+    _lock(rnd)
     changed_rules = {n for n in RULE_FIELDS if getattr(rnd, n) != getattr(data, n)}
     if changed_rules and rnd.are_rules_locked:
         raise InvalidState(
@@ -232,6 +254,13 @@ def reschedule(
     moment in the past (closing now is `close_phase`).
     """
     require_role(actor, Role.ORGANISER)
+    _lock(rnd)
+    _reschedule(actor, rnd, ends, now=now)
+
+
+def _reschedule(
+    actor: User, rnd: Round, ends: dict[Phase, datetime | None], *, now: datetime
+) -> None:
     current = rnd.current_phase
     merged: dict[Phase, datetime | None] = {}
     changes: dict[str, list[str | None]] = {}
@@ -280,12 +309,25 @@ def _validate_schedule_from(ends: dict[Phase, datetime | None], current: Phase) 
         previous = end
 
 
-def extend_phase(actor: User, rnd: Round, new_end: datetime, *, now: datetime) -> None:
-    """Move the current phase's end to a later (or earlier, but future) moment."""
+def extend_phase(
+    actor: User, rnd: Round, new_end: datetime, *, now: datetime, phase: Phase | None = None
+) -> None:
+    """Move the current phase's end to a later (or earlier, but future) moment.
+
+    `phase` is the phase the organiser meant; when the round has moved on since (the clock or
+    another organiser closed it), nothing changes rather than moving another phase's end.
+    """
+    require_role(actor, Role.ORGANISER)
+    _lock(rnd)
     current = rnd.current_phase
+    if phase is not None and phase is not current:
+        raise InvalidState(
+            _l("The round is in phase “%(current)s”, not “%(phase)s”.",
+               current=phase_label(current), phase=phase_label(phase))
+        )
     if current is Phase.ADOPTION:
         raise InvalidState(_l("The adoption phase has no end."))
-    reschedule(actor, rnd, {current: new_end}, now=now)
+    _reschedule(actor, rnd, {current: new_end}, now=now)
 
 
 # --- transitions -------------------------------------------------------------------------------
@@ -318,10 +360,16 @@ def close_phase(
 ) -> Phase:
     """End `phase` (which must be current) and open the next one; returns the new phase.
 
-    With an actor this is an organiser closing the phase early; without, the clock.
+    With an actor this is an organiser closing the phase early; without, the clock, which only
+    closes a phase once its planned end has passed.
     """
     if actor is not None:
         require_role(actor, Role.ORGANISER)
+    _lock(rnd)
+    return _close(rnd, phase, actor=actor, now=now, reason=reason)
+
+
+def _close(rnd: Round, phase: Phase, *, actor: User | None, now: datetime, reason: str) -> Phase:
     current = rnd.current_phase
     if phase is not current:
         raise InvalidState(
@@ -331,6 +379,8 @@ def close_phase(
     target = current.next
     if target is None:
         raise InvalidState(_l("The adoption phase is the last phase; it does not close."))
+    if actor is None and not _is_due(rnd, now):
+        raise InvalidState(_l("The planned end of this phase has not passed yet."))
     reasons = blocking_reasons(rnd, target, now)
     if reasons:
         raise InvalidState(
@@ -347,7 +397,7 @@ def close_phase(
     if claimed != 1:
         # Someone else closed it a moment ago; their transaction ran the end-of-phase work.
         db.session.refresh(rnd)
-        raise InvalidState(_l("This phase has just been closed by someone else."))
+        raise PhaseAlreadyClosed(_l("This phase has just been closed by someone else."))
     db.session.refresh(window)
     planned_end = window.ends_at
     early = planned_end is None or now < planned_end
@@ -392,19 +442,20 @@ def sync_round(rnd: Round, *, now: datetime) -> list[Phase]:
     Stops at the first phase whose successor's preconditions fail (the round then shows as
     overdue). Returns the phases entered. Takes a row lock on PostgreSQL so concurrent
     requests queue instead of racing; the compare-and-set in `close_phase` is the backstop.
+    Errors raised by end-of-phase work propagate: the caller rolls the whole transaction back,
+    so a phase is never left half closed.
     """
     entered: list[Phase] = []
-    if not _is_due(rnd, now):
-        return entered
-    db.session.execute(select(Round.id).where(Round.id == rnd.id).with_for_update())
-    db.session.refresh(rnd)
+    if not _is_due(rnd, now) or blocking_reasons(rnd, rnd.current_phase.next, now):
+        return entered  # nothing to do: no lock taken (overdue rounds are read on every page)
+    _lock(rnd)
     while _is_due(rnd, now):
         current = rnd.current_phase
         if blocking_reasons(rnd, current.next, now):
             break
         try:
-            entered.append(close_phase(rnd, current, actor=None, now=now))
-        except InvalidState:
+            entered.append(_close(rnd, current, actor=None, now=now, reason=""))
+        except PhaseAlreadyClosed:
             break
     return entered
 
@@ -417,10 +468,22 @@ def _is_due(rnd: Round, now: datetime) -> bool:
     return end is not None and end <= now
 
 
+def due_rounds(*, now: datetime) -> list[Round]:
+    """Rounds whose current phase has passed its planned end (one indexed query, so checking
+    the clock on every page view costs nothing when nothing is due)."""
+    return list(db.session.scalars(
+        select(Round)
+        .join(PhaseWindow, (PhaseWindow.round_id == Round.id) & (PhaseWindow.phase == Round.phase))
+        .where(Round.phase != Phase.ADOPTION.value, PhaseWindow.ends_at <= now)
+        .order_by(Round.id)
+    ))
+
+
 def sync_all(*, now: datetime) -> dict[str, list[Phase]]:
-    """Sync every round that is not yet in its last phase (for the worker and CLI)."""
+    """Sync every round that is due (the caller commits; see `flask competition tick` for one
+    transaction per round)."""
     changed = {}
-    for rnd in db.session.scalars(select(Round).where(Round.phase != Phase.ADOPTION.value)):
+    for rnd in due_rounds(now=now):
         entered = sync_round(rnd, now=now)
         if entered:
             changed[rnd.slug] = entered
