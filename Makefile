@@ -10,6 +10,7 @@ help:
 	@echo "make run    install, create/upgrade the SQLite database with demo data, serve on http://127.0.0.1:5000"
 	@echo "make test   run the whole test suite (SQLite; set TEST_DATABASE_URL for PostgreSQL)"
 	@echo "make lint   ruff"
+	@echo "make extract-messages   after changing UI text: refresh messages.pot and the Dutch catalogue"
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,14 +20,32 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
-# Compiled catalogues (.mo) are build output, not committed.
-translations: install
-	@$(BIN)/pybabel compile --use-fuzzy -d competition/translations -D messages -f >/dev/null 2>&1 || \
-	  $(BIN)/pybabel compile -d competition/translations -D messages
+# Translations: English msgids in the code, one catalogue per language in LOCALES.
+# Compiled catalogues (.mo) are build output, not committed; fuzzy entries are never compiled.
+TRANSLATIONS := competition/translations
+LOCALES      := nl
+# Keywords on top of Babel's defaults (_, gettext, ngettext, pgettext, npgettext, …).
+# tests/test_translations.py reads this line, so keep it on one line.
+BABEL_KEYWORDS := -k _l -k lazy_gettext -k lazy_ngettext:1,2 -k lazy_pgettext:1c,2
 
+translations: install
+	$(BIN)/pybabel compile -d $(TRANSLATIONS) -D messages --statistics
+
+# After adding or changing UI text: refresh messages.pot and every catalogue, then translate
+# the new (empty) entries in $(TRANSLATIONS)/<lang>/LC_MESSAGES/messages.po.
 extract-messages: install
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o competition/translations/messages.pot --no-location --sort-output .
-	$(BIN)/pybabel update -i competition/translations/messages.pot -d competition/translations -D messages --no-fuzzy-matching
+	@mkdir -p $(TRANSLATIONS)
+	$(BIN)/pybabel extract -F babel.cfg $(BABEL_KEYWORDS) --add-comments=TRANSLATORS: \
+	  --project="Open Competitie" --no-location --sort-output -o $(TRANSLATIONS)/messages.pot .
+	@for lang in $(LOCALES); do \
+	  if [ -f $(TRANSLATIONS)/$$lang/LC_MESSAGES/messages.po ]; then \
+	    $(BIN)/pybabel update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) -D messages \
+	      -l $$lang --no-fuzzy-matching || exit 1; \
+	  else \
+	    $(BIN)/pybabel init -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) -D messages \
+	      -l $$lang || exit 1; \
+	  fi; \
+	done
 
 db: install translations
 	$(BIN)/flask db upgrade
