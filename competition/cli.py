@@ -26,6 +26,8 @@ def import_municipalities_command(csv_file: Path, deactivate_missing: bool) -> N
         text = csv_file.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise click.ClickException(f"{csv_file}: not UTF-8 text ({exc})") from exc
+    except OSError as exc:
+        raise click.ClickException(f"{csv_file}: cannot be read ({exc.strerror})") from exc
     try:
         rows = municipalities.parse_csv(text)
     except municipalities.MunicipalityImportError as exc:
@@ -72,15 +74,18 @@ def seed_demo_command(phase_name: str, if_empty: bool) -> None:
 def create_organiser_command(email: str, name: str, password: str) -> None:
     """Create the first organiser account (for a fresh production database)."""
     now = utcnow()
-    address = accounts.normalise_email(email)
+    name = name.strip()
+    if not name or len(name) > 120:
+        raise click.ClickException("Give a name of 1 to 120 characters.")
+    try:
+        address = accounts.normalise_email(email)
+        accounts.check_password_rules(password, email=address, name=name)
+    except DomainError as exc:
+        raise click.ClickException(str(exc.message)) from exc
     if accounts.find_user_by_email(address):
         raise click.ClickException(f"{address} already has an account.")
     user = User(email=address, name=name, created_at=now, password_changed_at=now,
                 password_hash="", is_organiser=True)
-    try:
-        accounts.check_password_rules(password, email=address, name=name)
-    except DomainError as exc:
-        raise click.ClickException(str(exc.message)) from exc
     user.password_hash = accounts.hash_password(password)
     db.session.add(user)
     db.session.flush()
@@ -95,13 +100,29 @@ def create_organiser_command(email: str, name: str, password: str) -> None:
 @group.command("tick")
 def tick_command() -> None:
     """Apply the clock: move every round past phases whose end has passed."""
-    changed = rounds.sync_all(now=utcnow())
-    db.session.commit()
+    now = utcnow()
+    changed = failed = 0
+    # One transaction per round: a round whose end-of-phase work fails holds up no other.
+    for rnd in rounds.due_rounds(now=now):
+        slug = rnd.slug
+        try:
+            entered = rounds.sync_round(rnd, now=now)
+            db.session.commit()
+        except Exception as exc:
+            db.session.rollback()
+            failed += 1
+            click.echo(f"{slug}: could not advance: {exc}", err=True)
+            continue
+        if entered:
+            changed += 1
+            click.echo(f"{slug}: now in {', '.join(p.value for p in entered)}")
+        else:
+            click.echo(f"{slug}: overdue, the next phase cannot open yet")
     mail.deliver_pending()
-    for slug, phases in changed.items():
-        click.echo(f"{slug}: now in {', '.join(p.value for p in phases)}")
-    if not changed:
+    if not changed and not failed:
         click.echo("No phase changes due.")
+    if failed:
+        sys.exit(1)
 
 
 @group.command("close-phase")

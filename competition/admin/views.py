@@ -9,6 +9,7 @@ from sqlalchemy import func, or_, select
 
 from competition import clock
 from competition.admin.forms import (
+    LOCAL_TZ,
     SCHEDULED_PHASES,
     ActionForm,
     AuditFilterForm,
@@ -20,13 +21,13 @@ from competition.admin.forms import (
     RoundForm,
     ScheduleForm,
     UserForm,
+    percent_to_fraction,
     to_local,
     to_utc,
 )
-from competition.admin.forms import LOCAL_TZ
 from competition.extensions import db
 from competition.forms import attach_error
-from competition.models import AuditEvent, Invitation, Municipality, Phase, Role, Round, User
+from competition.models import AuditEvent, Invitation, Municipality, Phase, Role, User
 from competition.rounds.views import load_round
 from competition.services import accounts, audit, municipalities, rounds
 from competition.services.errors import DomainError, ValidationError
@@ -50,9 +51,9 @@ def _round_data(form: RoundForm) -> rounds.RoundData:
         description=form.description.data or "",
         max_finalists=form.max_finalists.data,
         max_winners=int(form.max_winners.data),
-        jury_weight=form.jury_weight.data,
+        jury_weight=form.jury_weight.data / 100,
         vote_weighting=form.vote_weighting.data,
-        diversity_threshold=form.diversity_threshold.data,
+        diversity_threshold=percent_to_fraction(form.diversity_threshold.data),
         is_own_finalist_vote_allowed=form.is_own_finalist_vote_allowed.data,
         are_juror_names_public=form.are_juror_names_public.data,
         are_ballots_anonymous=form.are_ballots_anonymous.data,
@@ -127,6 +128,7 @@ def round_detail(slug: str):
     now = clock.now()
     close_form = ClosePhaseForm()
     extend_form = ExtendPhaseForm()
+    extend_form.phase.data = rnd.current_phase.value
     window = rnd.window(rnd.current_phase)
     if window.ends_at is not None:
         extend_form.new_end.data = to_local(max(window.ends_at, now) + timedelta(days=7))
@@ -150,6 +152,8 @@ def edit_round(slug: str):
     form = RoundForm(obj=rnd)
     if request.method == "GET":
         form.max_winners.data = str(rnd.max_winners)
+        form.jury_weight.data = rnd.jury_weight * 100
+        form.diversity_threshold.data = rnd.diversity_threshold * 100
     if form.validate_on_submit():
         try:
             rounds.update_round(current_user, rnd, _round_data(form), now=clock.now())
@@ -179,9 +183,16 @@ def schedule(slug: str):
             if phase.value in past:
                 field.data = to_local(rnd.window(phase).ends_at)
                 field.raw_data = [field.data.strftime("%Y-%m-%dT%H:%M")]
+                field.process_errors = []
     if form.validate_on_submit():
+        ends = _schedule_from(form)
+        for phase in SCHEDULED_PHASES:
+            # The form shows whole minutes: an unchanged field keeps the stored moment exactly.
+            stored = rnd.window(phase).ends_at
+            if stored is not None and ends[phase] == to_utc(to_local(stored)):
+                ends[phase] = stored
         try:
-            rounds.reschedule(current_user, rnd, _schedule_from(form), now=clock.now())
+            rounds.reschedule(current_user, rnd, ends, now=clock.now())
         except DomainError as exc:
             db.session.rollback()
             rnd = rounds.get_round(slug)
@@ -204,7 +215,10 @@ def close_phase(slug: str, phase: str):
         abort(404)
     form = ClosePhaseForm()
     if not form.validate_on_submit():
-        flash(_("The form has expired; please try again."), "error")
+        if form.reason.errors:
+            flash(" ".join(str(e) for e in form.reason.errors), "error")
+        else:
+            flash(_("The form has expired; please try again."), "error")
         return redirect(url_for("admin.round_detail", slug=slug))
     try:
         entered = rounds.close_phase(rnd, phase_enum, actor=current_user, now=clock.now(),
@@ -225,7 +239,8 @@ def extend_phase(slug: str):
     form = ExtendPhaseForm()
     if form.validate_on_submit():
         try:
-            rounds.extend_phase(current_user, rnd, to_utc(form.new_end.data), now=clock.now())
+            rounds.extend_phase(current_user, rnd, to_utc(form.new_end.data), now=clock.now(),
+                                phase=Phase(form.phase.data) if form.phase.data else None)
         except DomainError as exc:
             db.session.rollback()
             flash(str(exc.message), "error")
@@ -317,7 +332,7 @@ def revoke_invitation(invitation_id: int):
 @bp.get("/gebruikers")
 def users():
     """All users, searchable by name or email, filterable by role."""
-    q = (request.args.get("q") or "").strip()
+    q = _search_text(request.args.get("q"))
     role = request.args.get("rol") or ""
     stmt = select(User).order_by(func.lower(User.name))
     if q:
@@ -335,6 +350,12 @@ def edit_user(user_id: int):
     user = db.get_or_404(User, user_id)
     form = UserForm(obj=user)
     form.municipality_id.choices = _municipality_choices(_("— none —"))
+    current = user.municipality
+    if current is not None and not current.is_active:
+        # After a merger the user's old municipality stays selectable until moved.
+        form.municipality_id.choices.append(
+            (current.id, f"{current.name} ({current.province}, {_('inactive')})")
+        )
     if request.method == "GET":
         form.municipality_id.data = user.municipality_id or 0
         form.roles.data = [r.value for r in user.roles]
@@ -357,6 +378,11 @@ def edit_user(user_id: int):
     return render_template("admin/user_form.html", form=form, user=user)
 
 
+def _search_text(value: str | None) -> str:
+    """Free text for a search filter (NUL removed: PostgreSQL refuses it in text)."""
+    return (value or "").replace("\x00", "").strip()
+
+
 # --- municipalities ----------------------------------------------------------------------------
 
 
@@ -369,8 +395,8 @@ def municipality_list():
     ]
     stmt = select(Municipality).order_by(func.lower(Municipality.name))
     if form.validate():
-        if form.q.data:
-            like = f"%{form.q.data.strip().lower()}%"
+        if _search_text(form.q.data):
+            like = f"%{_search_text(form.q.data).lower()}%"
             stmt = stmt.where(
                 or_(func.lower(Municipality.name).like(like),
                     func.lower(Municipality.code).like(like))
@@ -418,7 +444,7 @@ def audit_log():
         filters.update(
             action=form.action.data or None,
             object_type=form.object_type.data or None,
-            object_id=form.object_id.data or None,
+            object_id=_search_text(form.object_id.data) or None,
             round_id=int(form.round.data) if form.round.data else None,
             since=_local_midnight(form.since.data),
             until=_local_midnight(form.until.data, next_day=True),

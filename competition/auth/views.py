@@ -60,6 +60,8 @@ def login():
 @login_required
 def logout():
     """Log out (a form post, so other sites cannot log you out)."""
+    accounts.record_logout(current_user._get_current_object(), now=clock.now())
+    db.session.commit()
     logout_user()
     flash(_("You are logged out."), "info")
     return redirect(url_for("rounds.home"))
@@ -73,8 +75,6 @@ def accept_invitation(token: str):
         invitation = accounts.invitation_for_token(token, now=now)
     except InvalidState as exc:
         return render_template("auth/invitation_invalid.html", message=str(exc.message)), 410
-    if current_user.is_authenticated:
-        logout_user()
     form = AcceptInvitationForm(name=invitation.name)
     if form.validate_on_submit():
         try:
@@ -89,6 +89,7 @@ def accept_invitation(token: str):
             return render_template("auth/invitation_invalid.html", message=str(exc.message)), 410
         else:
             db.session.commit()
+            logout_user()  # whoever was logged in on this browser before
             login_user(user)
             flash(_("Your account is ready. Welcome, %(name)s.", name=user.name), "success")
             return redirect(url_for("rounds.home"))

@@ -20,4 +20,7 @@ class OutboxMail(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     attempts: Mapped[int] = mapped_column(default=0)
+    # Set by the sender that is delivering the mail right now, so two senders (web workers,
+    # `flask competition send-mail`) never send it twice; a stale claim expires.
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)

@@ -2,6 +2,7 @@
 
 import hashlib
 import secrets
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -12,6 +13,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from competition.extensions import db
 from competition.models import Invitation, Municipality, Role, User
@@ -75,7 +77,7 @@ def check_password_rules(password: str, *, email: str = "", name: str = "") -> N
     if len(password) > 1024:
         raise ValidationError(_l("Use at most 1024 characters."), field="password")
     lowered = password.lower()
-    if email and lowered == email.lower() or name and lowered == name.lower():
+    if (email and lowered == email.lower()) or (name and lowered == name.lower()):
         raise ValidationError(
             _l("Your password must differ from your name and email address."), field="password"
         )
@@ -100,7 +102,18 @@ def normalise_email(email: str) -> str:
 
 def find_user_by_email(email: str) -> User | None:
     """Look a user up by email, ignoring case."""
-    return db.session.scalar(select(User).where(User.email == email.strip().lower()))
+    address = email.strip().lower()
+    if "\x00" in address:  # no address has one, and PostgreSQL refuses NUL in text
+        return None
+    return db.session.scalar(select(User).where(User.email == address))
+
+
+def clean_name(name: str) -> str:
+    """A person's name, trimmed; refused when empty, too long or with control characters."""
+    name = (name or "").strip()
+    if not name or len(name) > 120 or not name.isprintable():
+        raise ValidationError(_l("Enter a name."), field="name")
+    return name
 
 
 # --- login -------------------------------------------------------------------------------------
@@ -118,10 +131,8 @@ def authenticate(email: str, password: str, *, now: datetime) -> User:
     if user is None:
         if _DUMMY_HASH is None:
             _DUMMY_HASH = hasher.hash(secrets.token_hex(8))
-        try:
+        with suppress(VerificationError):
             hasher.verify(_DUMMY_HASH, password)
-        except VerificationError:
-            pass
         raise failure
     try:
         hasher.verify(user.password_hash, password)
@@ -130,6 +141,8 @@ def authenticate(email: str, password: str, *, now: datetime) -> User:
                      object_id=user.id)
         raise failure from None
     if not user.is_active:
+        audit.record("user.login_failed", actor=None, now=now, object_type="user",
+                     object_id=user.id, data={"reason": "deactivated"})
         raise ValidationError(_l("This account has been deactivated. Contact the organisers."))
     if hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hasher.hash(password)
@@ -141,7 +154,8 @@ def authenticate(email: str, password: str, *, now: datetime) -> User:
 def load_session_user(session_id: str) -> User | None:
     """Resolve the login cookie's `id:token` to an active user; a stale token logs out."""
     user_id, _, token = session_id.partition(":")
-    if not user_id.isdigit() or not token:
+    # isascii: str.isdigit() also accepts digits such as "²" that int() refuses.
+    if not (user_id.isascii() and user_id.isdigit()) or not token:
         return None
     user = db.session.get(User, int(user_id))
     if user is None or not user.is_active:
@@ -149,6 +163,11 @@ def load_session_user(session_id: str) -> User | None:
     if not secrets.compare_digest(user.session_token, token):
         return None
     return user
+
+
+def record_logout(user: User, *, now: datetime) -> None:
+    """Note in the audit log that a user logged out."""
+    audit.record("user.logout", actor=user, now=now, object_type="user", object_id=user.id)
 
 
 def change_password(user: User, current: str, new: str, *, now: datetime) -> None:
@@ -236,7 +255,14 @@ class InvitationData:
     roles: frozenset[Role]
 
 
-def _check_roles(roles: frozenset[Role] | set[Role], municipality_id: int | None) -> None:
+def _check_roles(
+    roles: frozenset[Role] | set[Role],
+    municipality_id: int | None,
+    *,
+    current_municipality_id: int | None = None,
+) -> None:
+    """Refuse an empty role set, a member/delegate without municipality and unknown or
+    inactive municipalities (keeping a user's current one is fine, even after a merger)."""
     if not roles:
         raise ValidationError(_l("Choose at least one role."), field="roles")
     if municipality_id is None and any(r.needs_municipality for r in roles):
@@ -248,7 +274,7 @@ def _check_roles(roles: frozenset[Role] | set[Role], municipality_id: int | None
         municipality = db.session.get(Municipality, municipality_id)
         if municipality is None:
             raise ValidationError(_l("Unknown municipality."), field="municipality_id")
-        if not municipality.is_active:
+        if not municipality.is_active and municipality_id != current_municipality_id:
             raise ValidationError(
                 _l("%(name)s is no longer an active municipality.", name=municipality.name),
                 field="municipality_id",
@@ -268,9 +294,7 @@ def invite(actor: User, data: InvitationData, *, now: datetime) -> Invitation:
     """Invite a person by email (organisers only); earlier pending invitations lapse."""
     require_role(actor, Role.ORGANISER)
     email = normalise_email(data.email)
-    name = data.name.strip()
-    if not name:
-        raise ValidationError(_l("Enter a name."), field="name")
+    name = clean_name(data.name)
     if find_user_by_email(email) is not None:
         raise ValidationError(
             _l("%(email)s already has an account; change its roles on the users page.",
@@ -278,14 +302,7 @@ def invite(actor: User, data: InvitationData, *, now: datetime) -> Invitation:
             field="email",
         )
     _check_roles(data.roles, data.municipality_id)
-    for earlier in db.session.scalars(
-        select(Invitation).where(
-            Invitation.email == email,
-            Invitation.accepted_at.is_(None),
-            Invitation.revoked_at.is_(None),
-        )
-    ):
-        earlier.revoked_at = now
+    _lapse_open_invitations(email, now=now)
     invitation = Invitation(
         email=email,
         name=name,
@@ -311,6 +328,19 @@ def invite(actor: User, data: InvitationData, *, now: datetime) -> Invitation:
     return invitation
 
 
+def _lapse_open_invitations(email: str, *, now: datetime, keep: Invitation | None = None) -> None:
+    """Withdraw the open invitations for `email` (but `keep`): one live link per address."""
+    stmt = select(Invitation).where(
+        Invitation.email == email,
+        Invitation.accepted_at.is_(None),
+        Invitation.revoked_at.is_(None),
+    )
+    if keep is not None:
+        stmt = stmt.where(Invitation.id != keep.id)
+    for earlier in db.session.scalars(stmt):
+        earlier.revoked_at = now
+
+
 def _mail_invitation(invitation: Invitation, actor: User, now: datetime) -> None:
     queue_mail(
         to=invitation.email,
@@ -329,6 +359,13 @@ def resend_invitation(actor: User, invitation: Invitation, *, now: datetime) -> 
     require_role(actor, Role.ORGANISER)
     if invitation.accepted_at is not None:
         raise InvalidState(_l("This invitation has already been accepted."))
+    if find_user_by_email(invitation.email) is not None:
+        raise InvalidState(
+            _l("%(email)s already has an account; change its roles on the users page.",
+               email=invitation.email)
+        )
+    # Resending an older (withdrawn) invitation supersedes any newer open one for the address.
+    _lapse_open_invitations(invitation.email, now=now, keep=invitation)
     invitation.nonce = secrets.token_hex(16)
     invitation.revoked_at = None
     invitation.expires_at = now + timedelta(days=current_app.config["INVITATION_DAYS"])
@@ -374,9 +411,10 @@ def accept_invitation(token: str, password: str, *, now: datetime, name: str | N
     invitation = invitation_for_token(token, now=now)
     if find_user_by_email(invitation.email) is not None:
         raise InvalidState(_l("An account with this email address already exists. Log in."))
+    name = clean_name(name) if name and name.strip() else invitation.name
     user = User(
         email=invitation.email,
-        name=(name or invitation.name).strip() or invitation.name,
+        name=name,
         municipality_id=invitation.municipality_id,
         created_at=now,
         password_changed_at=now,
@@ -385,7 +423,13 @@ def accept_invitation(token: str, password: str, *, now: datetime, name: str | N
     user.roles = invitation.roles
     _set_password(user, password, now)
     db.session.add(user)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError:  # a simultaneous acceptance created the account first
+        # The caller rolls back, as after every domain error.
+        raise InvalidState(
+            _l("This invitation has already been used. Log in instead.")
+        ) from None
     # Compare-and-set: of two simultaneous acceptances only one updates the row.
     claimed = db.session.execute(
         update(Invitation)
@@ -420,11 +464,11 @@ def update_user(actor: User, user: User, changes: UserChanges, *, now: datetime)
             _l("You cannot remove your own organiser role or deactivate yourself."),
             field="roles",
         )
-    if not changes.name.strip():
-        raise ValidationError(_l("Enter a name."), field="name")
-    _check_roles(changes.roles, changes.municipality_id)
+    name = clean_name(changes.name)
+    _check_roles(changes.roles, changes.municipality_id,
+                 current_municipality_id=user.municipality_id)
     before = _user_snapshot(user)
-    user.name = changes.name.strip()
+    user.name = name
     user.municipality_id = changes.municipality_id
     user.roles = set(changes.roles)
     if user.is_active and not changes.is_active:

@@ -7,12 +7,12 @@ is configured) and keeps failures for a later retry.
 """
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_mailman import EmailMessage
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 
 from competition.extensions import db
 from competition.models import OutboxMail, utcnow
@@ -20,6 +20,8 @@ from competition.models import OutboxMail, utcnow
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
+# A sender claims a mail before sending; a claim older than this (a crashed sender) lapses.
+CLAIM_TIMEOUT = timedelta(minutes=10)
 # Set on the SQLAlchemy session so the web layer knows to deliver after its commit.
 PENDING_FLAG = "outbox_pending"
 
@@ -44,20 +46,42 @@ def queue_mail(
     return message
 
 
+def _deliverable(now: datetime):
+    return (
+        OutboxMail.sent_at.is_(None),
+        OutboxMail.attempts < MAX_ATTEMPTS,
+        or_(OutboxMail.claimed_at.is_(None), OutboxMail.claimed_at < now - CLAIM_TIMEOUT),
+    )
+
+
+def _claim(message_id: int) -> bool:
+    """Compare-and-set: of several senders only one gets to send this mail (committed)."""
+    now = utcnow()
+    claimed = db.session.execute(
+        update(OutboxMail)
+        .where(OutboxMail.id == message_id, *_deliverable(now))
+        .values(claimed_at=now, attempts=OutboxMail.attempts + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    return claimed == 1
+
+
 def deliver_pending(limit: int = 100) -> tuple[int, int]:
     """Send queued mail; commits per message. Returns (sent, failed)."""
     sent = failed = 0
     ids = db.session.scalars(
         select(OutboxMail.id)
-        .where(OutboxMail.sent_at.is_(None), OutboxMail.attempts < MAX_ATTEMPTS)
+        .where(*_deliverable(utcnow()))
         .order_by(OutboxMail.id)
         .limit(limit)
     ).all()
     for message_id in ids:
+        if not _claim(message_id):
+            continue  # sent or being sent by another sender meanwhile
         message = db.session.get(OutboxMail, message_id)
-        if message is None or message.sent_at is not None:
+        if message is None:
             continue
-        message.attempts += 1
         try:
             EmailMessage(
                 subject=message.subject,
@@ -67,6 +91,7 @@ def deliver_pending(limit: int = 100) -> tuple[int, int]:
             ).send()
         except Exception as exc:  # any transport failure: keep the mail for a retry
             message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+            message.claimed_at = None
             failed += 1
             log.warning("mail %s to %s failed: %s", message.id, message.to, exc)
         else:

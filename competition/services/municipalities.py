@@ -16,7 +16,9 @@ from competition.services import audit
 from competition.services.accounts import require_role
 from competition.services.errors import NotFound, ValidationError
 
-CODE_RE = re.compile(r"^GM\d{4}$")
+CODE_RE = re.compile(r"^GM[0-9]{4}$")
+# Far above any Dutch municipality; keeps values inside a 32-bit integer column.
+MAX_POPULATION = 100_000_000
 COLUMNS = ("code", "name", "province", "population")
 PROVINCES = (
     "Drenthe", "Flevoland", "Fryslân", "Gelderland", "Groningen", "Limburg", "Noord-Brabant",
@@ -56,8 +58,11 @@ def parse_csv(text: str) -> list[MunicipalityRow]:
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
     errors: list[tuple[int, str]] = []
     rows: list[MunicipalityRow] = []
-    header = next(reader, None)
-    if header is None:
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        raise MunicipalityImportError([(1, f"unreadable header: {exc}")]) from None
+    if header is None or not any(h.strip() for h in header):
         raise MunicipalityImportError([(1, "the file is empty")])
     header = [h.strip().lower() for h in header]
     missing = [c for c in COLUMNS if c not in header]
@@ -67,10 +72,18 @@ def parse_csv(text: str) -> list[MunicipalityRow]:
         )
     index = {c: header.index(c) for c in COLUMNS}
     seen: dict[str, int] = {}
-    for line, record in enumerate(reader, start=2):
+    while True:
+        line = reader.line_num + 1  # where the next record starts (quoted cells may span lines)
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            errors.append((line, f"unreadable row: {exc}"))
+            break  # the reader cannot go on after a malformed row
         if not any(cell.strip() for cell in record):
             continue
-        if len(record) < len(header):
+        if len(record) != len(header):
             errors.append((line, f"expected {len(header)} columns, found {len(record)}"))
             continue
         code = record[index["code"]].strip().upper()
@@ -82,16 +95,22 @@ def parse_csv(text: str) -> list[MunicipalityRow]:
             problems.append(f"code {code!r} is not GM followed by four digits")
         elif code in seen:
             problems.append(f"code {code} also on line {seen[code]}")
+        else:
+            seen[code] = line
         if not name or len(name) > 120:
             problems.append("name is empty or longer than 120 characters")
+        elif not name.isprintable():  # e.g. NUL, which PostgreSQL refuses in text
+            problems.append(f"name {name!r} contains control characters")
         if province not in PROVINCES:
             problems.append(f"unknown province {province!r}")
-        if not population_text.isdigit():
+        # isascii: str.isdigit() also accepts characters such as "²" that int() refuses.
+        if not (population_text.isascii() and population_text.isdigit()):
             problems.append(f"population {population_text!r} is not a whole number ≥ 0")
+        elif int(population_text) > MAX_POPULATION:
+            problems.append(f"population {population_text} is larger than {MAX_POPULATION:_}")
         if problems:
             errors.append((line, "; ".join(problems)))
             continue
-        seen[code] = line
         rows.append(MunicipalityRow(line, code, name, province, int(population_text)))
     if errors:
         raise MunicipalityImportError(errors)

@@ -25,7 +25,8 @@ def upgrade():
     sa.Column('province', sa.String(length=40), nullable=False),
     sa.Column('population', sa.Integer(), nullable=False),
     sa.Column('is_active', sa.Boolean(), nullable=False),
-    sa.CheckConstraint("code LIKE 'GM____'", name=op.f('ck_municipalities_code_format')),
+    # "GM" and four ASCII digits on every database (LIKE 'GM____' ignores case on SQLite).
+    sa.CheckConstraint("length(code) = 6 AND substr(code, 1, 2) = 'GM' AND replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(substr(code, 3), '0', ''), '1', ''), '2', ''), '3', ''), '4', ''), '5', ''), '6', ''), '7', ''), '8', ''), '9', '') = ''", name=op.f('ck_municipalities_code_format')),
     sa.CheckConstraint('population >= 0', name=op.f('ck_municipalities_population_non_negative')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_municipalities')),
     sa.UniqueConstraint('code', name=op.f('uq_municipalities_code'))
@@ -43,6 +44,7 @@ def upgrade():
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('claimed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox_mail'))
     )
