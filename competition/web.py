@@ -40,6 +40,18 @@ def init_app(app: Flask) -> None:
 
         return format_decimal(value)
 
+    @app.template_filter("markdown")
+    def _markdown(text: str | None):
+        from competition.markdown import render
+
+        return render(text)
+
+    @app.template_filter("date_format")
+    def _date(value, fmt: str = "d MMMM y") -> str:
+        from flask_babel import format_date
+
+        return format_date(value, fmt) if value else "—"
+
     @app.template_filter("role_labels")
     def _role_labels(roles) -> str:
         order = [Role.MEMBER, Role.DELEGATE, Role.JURY, Role.ORGANISER]
@@ -64,6 +76,17 @@ def init_app(app: Flask) -> None:
                 current_user.locale = lang
                 db.session.commit()
         return redirect(safe_next(request.form.get("next"), url_for("rounds.home")))
+
+    @app.before_request
+    def _refuse_nul_bytes():
+        # A NUL byte can never be meaningful input, and PostgreSQL refuses it in text columns:
+        # refuse it here, once, with a clear 400 instead of failing deep inside a query.
+        values = [*request.args.values(), *request.form.values(), request.path]
+        if any("\x00" in value for value in values):
+            from flask import abort
+            from flask_babel import gettext
+
+            abort(400, gettext("The request contains a NUL character, which is not allowed."))
 
     @app.after_request
     def _deliver_mail(response):

@@ -451,9 +451,13 @@ def test_accept_form_errors_keep_the_link_usable(app, organiser_client, outbox):
     assert invitee.get(path).status_code == 200
 
 
-@pytest.mark.parametrize("token", ["garbage", "x" * 500, "WzEsIngiXQ.abc", "%00"])
+@pytest.mark.parametrize("token", ["garbage", "x" * 500, "WzEsIngiXQ.abc"])
 def test_bad_invitation_tokens_are_410(client, token):
     assert client.get(f"/uitnodiging/{token}").status_code == 410
+
+
+def test_nul_in_invitation_token_is_400(client):
+    assert client.get("/uitnodiging/%00").status_code == 400
 
 
 def test_invitation_pages_are_for_organisers_only(app, client, auth, people):
@@ -834,7 +838,7 @@ def test_nul_bytes_in_posts(app, organiser_client, outbox, url, data):
 
 def test_nul_bytes_in_login(app, client, people):
     response = login(client, "a\x00b@example.org")
-    assert response.status_code == 200
+    assert response.status_code == 400  # refused for every route by web._refuse_nul_bytes
     assert not is_logged_in(client)
 
 
@@ -842,7 +846,7 @@ def test_nul_bytes_in_user_edit(app, organiser_client, people):
     member = user_by_email(app, people["member"])
     response = organiser_client.post(f"/beheer/gebruikers/{member.id}",
                                      data=user_form(member, name="Mila\x00"))
-    assert response.status_code == 200 and field_error(response, "name")
+    assert response.status_code == 400
     assert user_by_email(app, people["member"]).name == member.name
 
 
@@ -851,11 +855,29 @@ def test_nul_bytes_in_accepted_name(app, organiser_client, outbox):
     path = mailed_path(outbox[0], "uitnodiging")
     response = app.test_client().post(path, data={"name": "N\x00", "password": NEW_PASSWORD,
                                                   "confirm": NEW_PASSWORD})
-    assert response.status_code == 200 and field_error(response, "name")
+    assert response.status_code == 400
     assert user_by_email(app, "nieuw@utrecht.example") is None
 
 
 @pytest.mark.parametrize("url", ["/beheer/gebruikers?q=a%00b", "/beheer/audit?actor=a%00b",
                                  "/beheer/audit?object_id=a%00b", "/beheer/gemeenten?q=a%00b"])
 def test_nul_bytes_in_searches(organiser_client, url):
-    assert organiser_client.get(url).status_code == 200
+    assert organiser_client.get(url).status_code == 400
+
+
+def test_reset_requests_are_limited_per_address(client, people, outbox):
+    for _ in range(3):
+        assert client.post("/wachtwoord-vergeten",
+                           data={"email": people["member"]}).status_code == 302
+    # A fourth request for the same address within the hour is refused, whatever the IP.
+    response = client.post("/wachtwoord-vergeten", data={"email": people["member"]},
+                           environ_base={"REMOTE_ADDR": "203.0.113.9"})
+    assert response.status_code == 429
+    assert len(outbox) == 3
+
+
+def test_nul_bytes_are_refused_with_400(client):
+    assert client.get("/beheer/gebruikers?q=a%00b").status_code in (302, 400)
+    response = client.post("/inloggen", data={"email": "a\x00@b.example", "password": "x"})
+    assert response.status_code == 400
+    assert client.get("/rondes/x%00y").status_code == 400

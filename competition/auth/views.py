@@ -96,8 +96,14 @@ def accept_invitation(token: str):
     return render_template("auth/accept_invitation.html", form=form, invitation=invitation)
 
 
+def _reset_email_key() -> str:
+    return "reset:" + (request.form.get("email") or "").strip().lower()
+
+
 @bp.route("/wachtwoord-vergeten", methods=["GET", "POST"])
 @limiter.limit("5 per minute", methods=["POST"])
+# Per address too, so nobody can flood one mailbox with reset mails from many IP addresses.
+@limiter.limit("3 per hour", methods=["POST"], key_func=_reset_email_key)
 def forgot_password():
     """Ask for a password reset link by email."""
     form = ForgotPasswordForm()
