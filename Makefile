@@ -3,6 +3,9 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 PYTHON  ?= python3
 export FLASK_APP := wsgi.py
+DEMO_PHASE ?= submission
+# pytest-xdist processes; each gets its own database (on PostgreSQL: <name>_gw0, …).
+TEST_WORKERS ?= 2
 
 .PHONY: run test install db translations extract-messages lint format clean-db help
 
@@ -49,13 +52,13 @@ extract-messages: install
 
 db: install translations
 	$(BIN)/flask db upgrade
-	$(BIN)/flask competition seed-demo --if-empty
+	$(BIN)/flask competition seed-demo --if-empty --phase $(DEMO_PHASE)
 
 run: db
-	SESSION_COOKIE_SECURE=0 $(BIN)/flask run --host 127.0.0.1 --port 5000
+	SESSION_COOKIE_SECURE=0 JOBS_THREAD_WORKER=1 $(BIN)/flask run --host 127.0.0.1 --port 5000
 
 test: install translations
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 lint: install
 	$(BIN)/ruff check .

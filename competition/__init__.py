@@ -49,15 +49,27 @@ def create_app(test_config: dict | None = None) -> Flask:
     from competition import cli, errors, security, web
     from competition.admin.views import bp as admin_bp
     from competition.auth.views import bp as auth_bp
+    from competition.clusters.views import bp as clusters_bp
+    from competition.proposals.views import bp as proposals_bp
     from competition.rounds.views import bp as rounds_bp
 
     app.register_blueprint(rounds_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(proposals_bp)
+    app.register_blueprint(clusters_bp)
     errors.init_app(app)
     security.init_app(app)
     web.init_app(app)
     cli.init_app(app)
+
+    from competition.services import clustering  # noqa: F401  (registers job and precondition)
+
+    if app.config.get("JOBS_THREAD_WORKER") and not app.testing:
+        # `make run`: process background jobs inside the dev server, no extra process needed.
+        from competition.services.jobs import start_thread_worker
+
+        start_thread_worker(app)
 
     @app.get("/healthz")
     def healthz():
@@ -87,4 +99,6 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=5000")
+        # Readers never block the writer (web requests next to the job worker).
+        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()

@@ -155,6 +155,60 @@ def send_mail_command() -> None:
         sys.exit(1)
 
 
+@group.command("worker")
+@click.option("--once", is_flag=True, help="Run the jobs that are due, then stop.")
+@click.option("--interval", default=2.0, show_default=True, help="Seconds between polls.")
+def worker_command(once: bool, interval: float) -> None:
+    """Process background jobs (clustering runs, later mail) until stopped."""
+    import time
+
+    from competition.services import jobs
+
+    if once:
+        click.echo(f"{jobs.run_pending()} job(s) run.")
+        return
+    click.echo("Worker started; Ctrl+C stops it.")
+    while True:
+        while (job := jobs.run_one()) is not None:
+            click.echo(f"job {job.id} ({job.kind}): {job.status}")
+        time.sleep(interval)
+
+
+@group.command("cluster-file")
+@click.argument("input_file", type=click.File("r", encoding="utf-8"))
+@click.option("--threshold", type=float, default=None,
+              help="Similarity threshold (0–1); default: the engine's measured default.")
+def cluster_file_command(input_file, threshold: float | None) -> None:
+    """Cluster a JSON Lines file ({"id", "title", "body"} per line); print {"id", "cluster"}."""
+    from competition.engine import clustering as engine
+
+    try:
+        engine.cluster_jsonl(input_file, sys.stdout, threshold=threshold)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@group.command("cluster")
+@click.argument("slug")
+@click.option("--replace-manual", is_flag=True,
+              help="Also replace clusters confirmed or edited by hand.")
+@click.option("--threshold", type=float, default=None)
+def cluster_command(slug: str, replace_manual: bool, threshold: float | None) -> None:
+    """Suggest clusters for a round now (as the background job would)."""
+    from competition.services import clustering
+
+    try:
+        rnd = rounds.get_round(slug)
+        stats = clustering.run_clustering(rnd, replace_manual=replace_manual,
+                                          threshold=threshold, now=utcnow())
+    except DomainError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc.message)) from exc
+    db.session.commit()
+    click.echo(f"{stats['clusters']} clusters for {stats['proposals']} proposals "
+               f"({stats['singletons']} single, {stats['kept_proposals']} kept as placed).")
+
+
 @group.command("status")
 def status_command() -> None:
     """Print a short summary of the database."""

@@ -94,8 +94,16 @@ PhaseContent = Callable[[Round, Phase, datetime], None]
 content_steps: list[PhaseContent] = []
 
 
+def _register_content() -> None:
+    from competition.demo_proposals import add_demo_proposals
+
+    if add_demo_proposals not in content_steps:
+        content_steps.append(add_demo_proposals)
+
+
 def seed(target: Phase, *, now: datetime) -> Round:
     """Build the whole demo; the main round ends up in `target` as of `now`."""
+    _register_content()
     if db.session.scalar(select(Municipality.id).limit(1)) is None:
         municipalities.import_bundled(now=now)
     users = _create_accounts(now)
@@ -124,6 +132,7 @@ def seed(target: Phase, *, now: datetime) -> Round:
     # and audit log read as if the round had really run.
     while rnd.current_phase is not target:
         end = rnd.window(rnd.current_phase).ends_at
+        _before_close(rnd, rnd.current_phase, organiser, end)
         entered = rounds.close_phase(rnd, rnd.current_phase, actor=None, now=end)
         _run_content(rnd, entered, end)
 
@@ -142,6 +151,20 @@ def seed(target: Phase, *, now: datetime) -> Round:
 def _run_content(rnd: Round, phase: Phase, moment: datetime) -> None:
     for step in content_steps:
         step(rnd, phase, moment)
+    if phase is Phase.CLUSTERING:
+        # The engine's suggestion, as an organiser finds it when the phase opens.
+        from competition.services import clustering
+
+        clustering.run_clustering(rnd, replace_manual=False, threshold=None,
+                                  now=moment + timedelta(hours=2))
+
+
+def _before_close(rnd: Round, phase: Phase, organiser: User, end: datetime) -> None:
+    """What the organiser does before a phase ends, when the demo moves past it."""
+    if phase is Phase.CLUSTERING:
+        from competition.services import clustering
+
+        clustering.confirm_all(organiser, rnd, now=end - timedelta(hours=1))
 
 
 def _create_accounts(now: datetime) -> dict[str, User]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask_migrate import upgrade
-from sqlalchemy import create_engine, text
+from sqlalchemy import MetaData, Table, create_engine, make_url, text
 
 from competition import create_app
 from competition.extensions import db
@@ -38,6 +38,30 @@ BASE_CONFIG = {
 }
 
 
+TRANSLATIONS = Path(__file__).resolve().parent.parent / "competition" / "translations"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_translations() -> None:
+    """Compile each catalogue whose .mo is missing or older than its .po, so `pytest` alone works.
+
+    The .mo files are build output (`make translations`); fuzzy entries are left out, as there.
+    """
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    for po in TRANSLATIONS.glob("*/LC_MESSAGES/*.po"):
+        mo = po.with_suffix(".mo")
+        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+            continue
+        with po.open("rb") as f:
+            catalog = read_po(f, locale=po.parent.parent.name)
+        tmp = mo.with_name(f"{mo.name}.{os.getpid()}.tmp")  # atomic: xdist workers may race
+        with tmp.open("wb") as f:
+            write_mo(f, catalog)
+        os.replace(tmp, mo)
+
+
 def _migrate(url: str) -> None:
     app = create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": url})
     with app.app_context():
@@ -45,38 +69,73 @@ def _migrate(url: str) -> None:
         db.engine.dispose()
 
 
+def _worker_database(worker_id: str) -> str:
+    """TEST_DATABASE_URL for a single process; with pytest-xdist each worker gets its own
+    database next to it (`<name>_gw0`, …), created when missing."""
+    if worker_id == "master":
+        return TEST_DATABASE_URL
+    url = make_url(TEST_DATABASE_URL)
+    name = f"{url.database}_{worker_id}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+        if not exists:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
 @pytest.fixture(scope="session")
-def database_template(tmp_path_factory) -> str:
+def database_template(tmp_path_factory, worker_id) -> str:
     """Migrate once per session; returns a SQLite template path or the PostgreSQL URL."""
     if IS_POSTGRES:
-        engine = create_engine(TEST_DATABASE_URL)
+        url = _worker_database(worker_id)
+        engine = create_engine(url)
         with engine.begin() as conn:
             conn.execute(text("DROP SCHEMA public CASCADE"))
             conn.execute(text("CREATE SCHEMA public"))
         engine.dispose()
-        _migrate(TEST_DATABASE_URL)
-        return TEST_DATABASE_URL
+        _migrate(url)
+        _snapshot_seed_rows(url)
+        return url
     path = tmp_path_factory.mktemp("template") / "template.sqlite3"
     _migrate(f"sqlite:///{path}")
     return str(path)
 
 
+# Rows the migrations themselves insert (e.g. the initial domain list), per database URL:
+# restored after every reset so PostgreSQL tests start exactly like a fresh migrated database.
+_seed_rows: dict[str, list[tuple[Table, list[dict]]]] = {}
+
+
+def _snapshot_seed_rows(url: str) -> None:
+    engine = create_engine(url)
+    metadata = MetaData()
+    with engine.connect() as conn:
+        metadata.reflect(conn)
+        _seed_rows[url] = [
+            (table, [dict(row._mapping) for row in conn.execute(table.select())])
+            for table in metadata.sorted_tables
+            if table.name != "alembic_version"
+        ]
+    engine.dispose()
+
+
 def _empty_postgres(url: str) -> None:
     engine = create_engine(url)
     with engine.begin() as conn:
-        tables = [
-            row[0]
-            for row in conn.execute(
-                text(
-                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                    "AND tablename <> 'alembic_version'"
-                )
-            )
-        ]
+        seeds = _seed_rows[url]
+        tables = [table.name for table, _ in seeds]
         # The audit log refuses TRUNCATE by trigger; tests may reset it, the app may not.
         conn.execute(text("ALTER TABLE audit_events DISABLE TRIGGER USER"))
         conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         conn.execute(text("ALTER TABLE audit_events ENABLE TRIGGER USER"))
+        for table, rows in seeds:
+            if rows:
+                conn.execute(table.insert(), rows)
+                conn.execute(text(
+                    f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                    f"(SELECT max(id) FROM {table.name}))"))
     engine.dispose()
 
 

@@ -64,9 +64,9 @@ def form_data(**overrides) -> dict[str, str]:
         "description": "Waarom deze ronde.\n\nEn hoe.",
         "max_finalists": "3",
         "max_winners": "1",
-        "jury_weight": "0.5",
+        "jury_weight": "50",
         "vote_weighting": "equal",
-        "diversity_threshold": "0.3333",
+        "diversity_threshold": "33,33",
         "is_own_finalist_vote_allowed": "y",
         **{f"end_{p.value}": local(ends[p]) for p in SCHEDULED},
     }
@@ -141,8 +141,8 @@ def test_new_round_form_is_prefilled(client, organiser):
 
 def test_organiser_creates_a_round(app, client, organiser):
     response = client.post("/beheer/rondes/nieuw", data=form_data(
-        max_finalists="4", max_winners="2", jury_weight="0.6", vote_weighting="population",
-        diversity_threshold="0.25", is_own_finalist_vote_allowed=None,
+        max_finalists="4", max_winners="2", jury_weight="60", vote_weighting="population",
+        diversity_threshold="25%", is_own_finalist_vote_allowed=None,
         are_juror_names_public="y"))
     assert response.status_code == 302
     assert response.headers["Location"].endswith("/beheer/rondes/slimme-meldingen-2027")
@@ -201,11 +201,13 @@ ENDS = rounds.default_schedule(NOW)
         {"max_finalists": "0"},
         {"max_finalists": "elf"},
         {"max_winners": "3"},
-        {"jury_weight": "1.5"},
+        {"jury_weight": "150"},
+        {"jury_weight": "-1"},
         {"jury_weight": "nan"},
         {"jury_weight": ""},
         {"vote_weighting": "per inwoner"},
         {"diversity_threshold": "0"},
+        {"diversity_threshold": "0,5"},
         {"diversity_threshold": "nan"},
         {"end_clustering": ""},
         {"end_clustering": None},
@@ -497,8 +499,8 @@ def test_schedule_form_keeps_seconds_it_does_not_show(app, client, organiser):
 def edit_data(**overrides) -> dict[str, str]:
     data = {
         "title": TITLE, "theme": "Een thema", "description": "",
-        "max_finalists": "3", "max_winners": "1", "jury_weight": "0.5",
-        "vote_weighting": "equal", "diversity_threshold": str(1 / 3),
+        "max_finalists": "3", "max_winners": "1", "jury_weight": "50",
+        "vote_weighting": "equal", "diversity_threshold": "33,33",
         "is_own_finalist_vote_allowed": "y",
     }
     data.update(overrides)
@@ -700,3 +702,18 @@ def test_admin_round_pages_work_for_organisers(app, client, organiser, method, p
     url = path.format(slug=slug)
     response = getattr(client, method)(url, data=_payload(url, slug) if method == "post" else None)
     assert response.status_code == (200 if method == "get" else 302)
+
+
+def test_percentages_accept_a_decimal_comma(app, client, organiser):
+    response = client.post("/beheer/rondes/nieuw",
+                           data=form_data(jury_weight="37,5", diversity_threshold="40,0"))
+    assert response.status_code == 302
+    with app.app_context():
+        rnd = db.session.scalar(select(Round))
+        assert rnd.jury_weight == 0.375 and rnd.diversity_threshold == 0.4
+
+
+def test_default_diversity_threshold_is_exactly_one_third(app, client, organiser):
+    assert client.post("/beheer/rondes/nieuw", data=form_data()).status_code == 302
+    with app.app_context():
+        assert db.session.scalar(select(Round)).diversity_threshold == 1 / 3

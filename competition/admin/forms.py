@@ -3,6 +3,7 @@
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -62,6 +63,29 @@ def plausible_moment(form, field) -> None:
         )
 
 
+class PercentField(FloatField):
+    """A percentage; accepts a decimal comma ("33,3") and a trailing % sign."""
+
+    def process_formdata(self, valuelist):
+        if valuelist:
+            valuelist = [valuelist[0].strip().rstrip("%").strip().replace(",", ".")]
+        super().process_formdata(valuelist)
+
+    def _value(self) -> str:
+        if self.raw_data:
+            return self.raw_data[0]
+        if self.data is None:
+            return ""
+        text = f"{round(self.data, 2):g}"
+        return text.replace(".", ",") if str(get_locale()) == "nl" else text
+
+
+def percent_to_fraction(value: float) -> float:
+    """50 → 0.5; 33.33 → 1/3 exactly when meant as a third (the usual diversity threshold)."""
+    fraction = value / 100
+    return 1 / 3 if abs(fraction - 1 / 3) < 0.0001 else fraction
+
+
 class MultiCheckboxField(SelectMultipleField):
     widget = widgets.ListWidget(prefix_label=False)
     option_widget = widgets.CheckboxInput()
@@ -93,11 +117,11 @@ class RoundForm(FlaskForm):
         choices=[("1", _l("One winner")), ("2", _l("Up to two winners (limited diversity)"))],
         default="1",
     )
-    jury_weight = FloatField(
-        _l("Weight of the jury in the preselection"),
-        description=_l("Between 0 and 1: 1 = jury only, 0 = peer vote only, 0.5 = equal."),
-        default=0.5,
-        validators=[InputRequired(), NumberRange(min=0, max=1)],
+    jury_weight = PercentField(
+        _l("Weight of the jury in the preselection (%)"),
+        description=_l("100 = jury only, 0 = peer vote of municipalities only, 50 = equal."),
+        default=50,
+        validators=[InputRequired(), NumberRange(min=0, max=100)],
     )
     vote_weighting = SelectField(
         _l("Weighting of the final vote"),
@@ -107,13 +131,14 @@ class RoundForm(FlaskForm):
         ],
         default="equal",
     )
-    diversity_threshold = FloatField(
-        _l("Diversity threshold for a second winner"),
+    diversity_threshold = PercentField(
+        _l("Diversity threshold for a second winner (%)"),
         description=_l(
-            "Share of the weighted ballots that must rank the runner-up above the winner."
+            "Share of the weighted ballots that must rank the runner-up above the winner; "
+            "for example 33.3."
         ),
-        default=round(1 / 3, 4),
-        validators=[InputRequired(), NumberRange(min=0.01, max=1)],
+        default=100 / 3,
+        validators=[InputRequired(), NumberRange(min=1, max=100)],
     )
     is_own_finalist_vote_allowed = BooleanField(
         _l("Municipalities may rank their own finalist in the final vote"), default=True

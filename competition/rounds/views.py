@@ -55,8 +55,11 @@ def round_page(slug: str):
     rnd = load_round(slug)
     if rnd.current_phase is Phase.DRAFT and not can_see_drafts():
         abort(404)
+    from competition.services import proposals
+
     return render_template("rounds/round.html", round=rnd,
-                           overdue=rounds.overdue_reasons(rnd, clock.now()))
+                           overdue=rounds.overdue_reasons(rnd, clock.now()),
+                           proposal_count=proposals.published_count(rnd))
 
 
 @bp.get("/over")
