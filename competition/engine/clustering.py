@@ -1,6 +1,6 @@
 """Clustering of proposals with the same intent, offline, for Dutch text.
 
-Pipeline (every step chosen by measurement, see bench/cluster_quality.py and bench/README.md):
+Pipeline (every step chosen by measurement: bench/cluster_quality.py, bench/cluster_speed.py):
 
 1. Representation: TF-IDF (sublinear tf, smooth idf, L2) over character 4-grams of the words
    (each word padded with spaces, as sklearn's ``char_wb``), after folding accents and dropping
@@ -8,10 +8,12 @@ Pipeline (every step chosen by measurement, see bench/cluster_quality.py and ben
    (parkeervergunning / vergunning) and typos without a stemmer. The n-gram vector of a
    proposal is computed as (word counts) x (word → n-gram counts), so the n-grams of each
    distinct word are built once.
-2. Neighbours: all pairs with cosine ≥ threshold. Up to ``EXACT_LIMIT`` proposals the sparse
-   products are exact; above it, candidates are the top ``NEIGHBOURS`` of each proposal under a
-   truncated SVD of the TF-IDF matrix (fitted on a fixed subsample), and every candidate pair is
-   rescored with the exact cosine. No n x n matrix is ever built.
+2. Neighbours: all pairs with cosine ≥ threshold. Up to ``EXACT_LIMIT`` proposals they come
+   from exact sparse products in row blocks; above it, each proposal keeps only its heaviest
+   rare n-grams, pairs sharing those are ranked by that partial score, and the top
+   ``NEIGHBOURS`` of every proposal are rescored with the exact cosine (a truncated SVD for the
+   candidates was measured too: slower, because of the dense top-k over n x n blocks). No
+   n x n matrix is ever built.
 3. Clusters: average linkage with a distance threshold (1 - threshold), run separately on each
    connected component of the graph "cosine ≥ threshold". Two clusters are only merged by
    average linkage if at least one pair between them reaches the threshold, so this equals
@@ -32,6 +34,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from array import array
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -49,7 +52,7 @@ from competition.engine.text import STOP_WORDS, fold, stem
 
 # Average cosine at which two groups of proposals merge. Chosen on the labelled evaluation set
 # (bench/cluster_quality.py prints the sweep and a 50/50 split check).
-DEFAULT_THRESHOLD = 0.18
+DEFAULT_THRESHOLD = 0.17
 NGRAM = 4
 TITLE_WEIGHT = 2
 EXACT_LIMIT = 2500  # up to this many proposals, neighbours come from exact sparse products
@@ -59,6 +62,7 @@ PRUNE_DF_FRACTION = 0.01  # ... among n-grams in at most this share of proposals
 MIN_PRUNE_DF = 50
 MAX_COMPONENT = 2000  # largest connected component clustered in one dense matrix
 LABEL_TERMS = 3
+_EPS = 1e-6  # float32 rounding: identical texts score 0.99999994
 
 _WORD_RE = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*", re.UNICODE)
 _SPLIT_RE = re.compile(r"[-'’]")
@@ -147,12 +151,12 @@ def _count_matrix(rows: list[list[str]]) -> tuple[csr_matrix, list[str]]:
     vocab = sorted({t for row in rows for t in row})
     index = {t: i for i, t in enumerate(vocab)}
     indptr = np.zeros(len(rows) + 1, dtype=np.int64)
-    cols: list[int] = []
+    cols = array("q")  # machine integers: a list of Python ints would cost 36 bytes each
     for r, row in enumerate(rows):
         cols.extend(index[t] for t in row)
         indptr[r + 1] = len(cols)
     data = np.ones(len(cols), dtype=np.float32)
-    matrix = csr_matrix((data, np.asarray(cols, dtype=np.int64), indptr),
+    matrix = csr_matrix((data, np.frombuffer(cols, dtype=np.int64), indptr),
                         shape=(len(rows), len(vocab)))
     matrix.sum_duplicates()
     return matrix, vocab
@@ -187,7 +191,7 @@ def _exact_edges(x: csr_matrix, threshold: float, block: int = 512):
     xt = x.T.tocsc()
     for start in range(0, n, block):
         sims = (x[start : start + block] @ xt).toarray()
-        r, c = np.nonzero(sims >= threshold)
+        r, c = np.nonzero(sims >= threshold - _EPS)
         r_abs = r + start
         keep = c > r_abs
         rows.append(r_abs[keep])
@@ -196,7 +200,7 @@ def _exact_edges(x: csr_matrix, threshold: float, block: int = 512):
     return _concat(rows, cols, vals)
 
 
-def _candidate_edges(x: csr_matrix, threshold: float, block: int = 2048):
+def _candidate_edges(x: csr_matrix, threshold: float, block: int = 512):
     """Candidate pairs from the heaviest rare features, rescored with the exact cosine.
 
     Each proposal keeps its ``PRUNED_FEATURES`` heaviest n-grams among those in at most
@@ -242,11 +246,11 @@ def _candidate_edges(x: csr_matrix, threshold: float, block: int = 2048):
     pairs = np.unique(lo * n + hi)
     lo, hi = pairs // n, pairs % n
     out_r, out_c, out_v = [], [], []
-    chunk = 50000
+    chunk = 20000
     for s0 in range(0, len(lo), chunk):
         a_idx, b_idx = lo[s0 : s0 + chunk], hi[s0 : s0 + chunk]
         exact = np.asarray(x[a_idx].multiply(x[b_idx]).sum(axis=1)).ravel()
-        ok = exact >= threshold
+        ok = exact >= threshold - _EPS
         out_r.append(a_idx[ok])
         out_c.append(b_idx[ok])
         out_v.append(exact[ok])
@@ -277,7 +281,7 @@ def _cluster_component(x: csr_matrix, members: np.ndarray, threshold: float) -> 
     distances = np.clip(1.0 - sims, 0.0, 2.0)
     np.fill_diagonal(distances, 0.0)
     tree = linkage(squareform(distances, checks=False), method="average")
-    labels = fcluster(tree, t=1.0 - threshold + 1e-9, criterion="distance")
+    labels = fcluster(tree, t=1.0 - threshold + _EPS, criterion="distance")
     return [members[labels == lab] for lab in np.unique(labels)]
 
 
@@ -343,30 +347,43 @@ def _labels(groups: list[np.ndarray], counts: csr_matrix, vocab: list[str],
     for (folded, surface), _count in sorted(surfaces.items(), key=lambda kv: (-kv[1], kv[0])):
         spelling.setdefault(folded, surface)
     usable = np.array([len(w) > 2 and not w.isdigit() for w in vocab], dtype=bool)
+    stem_ids: dict[str, int] = {}
+    stem_of_col: dict[int, int] = {}
     result = []
     for members in groups:
-        sub = counts[members]
+        starts, stops = counts.indptr[members], counts.indptr[members + 1]
         if len(members) == 1:
-            cols, tf = sub.indices, sub.data
+            cols = counts.indices[starts[0] : stops[0]]
+            tf = counts.data[starts[0] : stops[0]]
             scores = {int(col): (1 + math.log(t)) * idf[col]
                       for col, t in zip(cols, tf, strict=True) if usable[col]}
-            ranked_words = sorted(scores, key=lambda col: (-scores[col], vocab[col]))
-            candidates = [vocab[col] for col in ranked_words]
+            ranked_cols = sorted(scores, key=lambda c: (-scores[c], vocab[c]))
+            candidates = [vocab[col] for col in ranked_cols]
         else:
-            used = np.asarray((sub > 0).sum(axis=0)).ravel()
-            cols = np.nonzero((used >= 2) & usable)[0]
-            by_stem: dict[str, list[int]] = {}
-            for col in cols:
-                by_stem.setdefault(stem(vocab[col]), []).append(int(col))
             size = len(members)
+            doc = np.repeat(np.arange(size), stops - starts)
+            cols = np.concatenate([counts.indices[a:b] for a, b in zip(starts, stops, strict=True)])
+            used_cols, used = np.unique(cols, return_counts=True)
+            cand = used_cols[(used >= 2) & usable[used_cols]]
+            uses = dict(zip(used_cols.tolist(), used.tolist(), strict=True))
+            for col in cand.tolist():
+                if col not in stem_of_col:
+                    stem_of_col[col] = stem_ids.setdefault(stem(vocab[col]), len(stem_ids))
+            inside = np.isin(cols, cand)
+            sid = np.array([stem_of_col[c] for c in cols[inside].tolist()], dtype=np.int64)
+            pairs = np.unique(doc[inside] * (len(stem_ids) + 1) + sid)
+            share = Counter((pairs % (len(stem_ids) + 1)).tolist())
+            words_of: dict[int, list[int]] = {}
+            for col in cand.tolist():
+                words_of.setdefault(stem_of_col[col], []).append(col)
             scores = {}
             chosen = {}
-            for key, word_cols in by_stem.items():
-                share = min(size, int((sub[:, word_cols] > 0).sum(axis=1).astype(bool).sum()))
+            for key, word_cols in words_of.items():
                 stem_df = min(n, int(df[word_cols].sum()))
-                scores[key] = (share / size) ** 2 * math.log((1.0 + n) / stem_df)
-                chosen[key] = vocab[max(word_cols, key=lambda col: (used[col], -len(vocab[col])))]
-            ranked = sorted(scores, key=lambda k: (-scores[k], k))
+                scores[key] = (share[key] / size) ** 2 * math.log((1.0 + n) / stem_df)
+                best = max(word_cols, key=lambda c: (uses[c], -len(vocab[c]), -c))
+                chosen[key] = vocab[best]
+            ranked = sorted(scores, key=lambda k: (-scores[k], chosen[k]))
             candidates = [chosen[k] for k in ranked]
         terms: list[str] = []
         for word in candidates:

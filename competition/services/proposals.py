@@ -548,6 +548,7 @@ class ProposalFilters:
     municipality_code: str = ""
     province: str = ""
     status: str = ""  # "", "submitted" or "withdrawn"
+    cluster_id: int | None = None
     sort: str = "newest"  # "newest", "interest" or "title"
     extra: dict = field(default_factory=dict)
 
@@ -600,6 +601,11 @@ def search_query(rnd: Round, filters: ProposalFilters) -> Select:
         stmt = stmt.where(Municipality.province == province)
     if filters.status in (ProposalStatus.SUBMITTED.value, ProposalStatus.WITHDRAWN.value):
         stmt = stmt.where(Proposal.status == filters.status)
+    if filters.cluster_id:
+        from competition.models import ClusterMember
+
+        stmt = stmt.where(Proposal.id.in_(select(ClusterMember.proposal_id).where(
+            ClusterMember.cluster_id == filters.cluster_id)))
     if filters.sort == "interest":
         stmt = stmt.order_by(interest.desc(), Proposal.submitted_at.desc(), Proposal.id.desc())
     elif filters.sort == "title":
@@ -639,7 +645,8 @@ def similar_proposals(rnd: Round, text: str, *, exclude_id: int | None = None, k
             Proposal.round_id == rnd.id, Proposal.status == ProposalStatus.SUBMITTED.value)
     ).all()
     index = SimilarityIndex([(pid, f"{title}. {summary}") for pid, title, summary in rows])
-    matches = index.most_similar(text, k=k, exclude=exclude_id, min_score=0.1)
+    # Unrelated texts score up to ~0.2 (95th percentile on the eval set); related ones above.
+    matches = index.most_similar(text, k=k, exclude=exclude_id, min_score=0.2)
     by_id = {p.id: p for p in db.session.scalars(
         select(Proposal).where(Proposal.id.in_([m.key for m in matches])))}
     return [(by_id[m.key], m.score) for m in matches]
