@@ -275,3 +275,37 @@ def test_new_form_without_javascript_shows_similar(app, client, auth, people, si
                            data={**data, "estimated_cost": "veel", "planned_start": "morgen"})
     assert response.status_code == 200
     assert f'href="/voorstellen/{site["ids"]["paspoort"]}"' in response.get_data(as_text=True)
+
+
+def test_filter_by_vraagstuk(app, client, people):
+    """Only proposals in the chosen confirmed cluster are listed; junk values are ignored."""
+    from datetime import date, timedelta
+
+    from competition.extensions import db
+    from competition.models import Cluster, ClusterMember
+    from competition.services import accounts, proposals, rounds
+    from tests.conftest import NOW
+
+    with app.app_context():
+        organiser = accounts.find_user_by_email(people["organiser"])
+        rnd = rounds.create_round(organiser, rounds.RoundData(title="Ronde met clusters",
+                                                              theme="Thema"),
+                                  rounds.default_schedule(NOW + timedelta(days=1)), now=NOW)
+        rounds.close_phase(rnd, rnd.current_phase, actor=organiser, now=NOW)
+        member = accounts.find_user_by_email(people["member"])
+        titles = ["Paspoort digitaal aanvragen", "Chatbot voor inwonersvragen"]
+        made = [proposals.create_proposal(member, rnd, proposals.ProposalData(
+            title=t, summary="s", description="d", problem="p", domain_id=1,
+            planned_start=date(2027, 9, 1), contact_name="Sanne",
+            contact_email="sanne@utrecht.example"), submit=True, now=NOW) for t in titles]
+        cluster = Cluster(round_id=rnd.id, label="Reisdocumenten", created_at=NOW,
+                          updated_at=NOW, is_confirmed=True)
+        cluster.members.append(ClusterMember(proposal_id=made[0].id, added_at=NOW))
+        db.session.add(cluster)
+        db.session.commit()
+        slug, cluster_id = rnd.slug, cluster.id
+    html = client.get(f"/rondes/{slug}/voorstellen?cluster={cluster_id}").get_data(as_text=True)
+    assert titles[0] in html and titles[1] not in html
+    for junk in ("abc", "99999999999999999999999"):
+        html = client.get(f"/rondes/{slug}/voorstellen?cluster={junk}").get_data(as_text=True)
+        assert titles[0] in html and titles[1] in html

@@ -128,6 +128,7 @@ class SearchForm(FlaskForm):
     municipality = SelectField(_l("Municipality"), validators=[Optional()])
     province = SelectField(_l("Province"), validators=[Optional()])
     status = SelectField(_l("Status"), validators=[Optional()])
+    cluster = SelectField(_l("Vraagstuk"), validators=[Optional()])
     sort = SelectField(_l("Sort by"), validators=[Optional()])
 
 

@@ -149,6 +149,11 @@ def index(slug: str):
     ]
     form.status.choices = [("", _("Submitted and withdrawn")), ("submitted", _("Submitted")),
                            ("withdrawn", _("Withdrawn"))]
+    from competition.services import clustering
+
+    form.cluster.choices = [("", _("All vraagstukken"))] + [
+        (str(c.id), c.label) for c in clustering.confirmed_clusters(rnd)
+    ]
     form.sort.choices = [("newest", _("Newest first")), ("interest", _("Most interest")),
                          ("title", _("Title (A–Z)"))]
     form.validate()
@@ -164,7 +169,7 @@ def index(slug: str):
     )
 
 
-SEARCH_ARGS = ("q", "domain", "municipality", "province", "status", "sort")
+SEARCH_ARGS = ("q", "domain", "municipality", "province", "status", "cluster", "sort")
 
 
 def _filters(form: SearchForm) -> proposals.ProposalFilters:
@@ -176,7 +181,9 @@ def _filters(form: SearchForm) -> proposals.ProposalFilters:
         return "" if field.errors else value
 
     domain = valid(form.domain)
+    cluster = valid(form.cluster)
     return proposals.ProposalFilters(
+        cluster_id=int(cluster) if cluster.isdigit() and len(cluster) < 10 else None,
         q=proposals.clean_text(valid(form.q)),
         domain_id=int(domain) if domain.isdigit() else None,
         municipality_code=valid(form.municipality),
@@ -425,7 +432,15 @@ def detail(proposal_id: int):
         attachment_form=AttachmentForm(),
         cosubmission_form=CoSubmissionForm(),
         version_count=len(proposals.versions(proposal)),
+        cluster=_public_cluster(proposal),
     )
+
+
+def _public_cluster(proposal: Proposal):
+    from competition.services import clustering
+
+    cluster = clustering.cluster_of(proposal)
+    return cluster if cluster is not None and cluster.is_confirmed else None
 
 
 @bp.get("/voorstellen/<int:proposal_id>/geschiedenis")
