@@ -157,9 +157,11 @@ def send_mail_command() -> None:
 
 @group.command("worker")
 @click.option("--once", is_flag=True, help="Run the jobs that are due, then stop.")
-@click.option("--interval", default=2.0, show_default=True, help="Seconds between polls.")
+@click.option("--interval", default=2.0, show_default=True, type=click.FloatRange(min=0.1),
+              help="Seconds between polls.")
 def worker_command(once: bool, interval: float) -> None:
     """Process background jobs (clustering runs, later mail) until stopped."""
+    import logging
     import time
 
     from competition.services import jobs
@@ -169,23 +171,38 @@ def worker_command(once: bool, interval: float) -> None:
         return
     click.echo("Worker started; Ctrl+C stops it.")
     while True:
-        while (job := jobs.run_one()) is not None:
-            click.echo(f"job {job.id} ({job.kind}): {job.status}")
+        try:
+            while (job := jobs.run_one()) is not None:
+                click.echo(f"job {job.id} ({job.kind}): {job.status}")
+        except Exception:  # e.g. the database restarting: keep polling; jobs record failures
+            db.session.rollback()
+            logging.getLogger(__name__).exception("job worker")
         time.sleep(interval)
 
 
+def _utf8_lines(stream, name: str):
+    """Lines of a binary stream decoded as UTF-8 (a BOM on the first line is allowed)."""
+    for number, raw in enumerate(stream, start=1):
+        try:
+            yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as exc:
+            raise click.ClickException(f"{name}: line {number}: not UTF-8 text ({exc.reason})"
+                                       ) from None
+
+
 @group.command("cluster-file")
-@click.argument("input_file", type=click.File("r", encoding="utf-8"))
+@click.argument("input_file", type=click.File("rb"))
 @click.option("--threshold", type=float, default=None,
               help="Similarity threshold (0–1); default: the engine's measured default.")
 def cluster_file_command(input_file, threshold: float | None) -> None:
     """Cluster a JSON Lines file ({"id", "title", "body"} per line); print {"id", "cluster"}."""
     from competition.engine import clustering as engine
 
+    name = getattr(input_file, "name", "input")
     try:
-        engine.cluster_jsonl(input_file, sys.stdout, threshold=threshold)
+        engine.cluster_jsonl(_utf8_lines(input_file, name), sys.stdout, threshold=threshold)
     except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(f"{name}: {exc}") from exc
 
 
 @group.command("cluster")
@@ -204,6 +221,9 @@ def cluster_command(slug: str, replace_manual: bool, threshold: float | None) ->
     except DomainError as exc:
         db.session.rollback()
         raise click.ClickException(str(exc.message)) from exc
+    except (ValueError, RuntimeError) as exc:  # the engine refused its input or its output
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from exc
     db.session.commit()
     click.echo(f"{stats['clusters']} clusters for {stats['proposals']} proposals "
                f"({stats['singletons']} single, {stats['kept_proposals']} kept as placed).")

@@ -96,10 +96,15 @@ def rename(cluster_id: int):
     cluster, rnd = _cluster_action(cluster_id)
     form = RenameForm(prefix=f"c{cluster_id}")
     if form.validate_on_submit():
-        clustering.rename(current_user, cluster, form.label.data, form.description.data or "",
-                          now=clock.now())
-        db.session.commit()
-        flash(_("The cluster has been renamed."), "success")
+        try:
+            clustering.rename(current_user, cluster, form.label.data,
+                              form.description.data or "", now=clock.now())
+        except DomainError as exc:
+            db.session.rollback()
+            flash(str(exc.message), "error")
+        else:
+            db.session.commit()
+            flash(_("The cluster has been renamed."), "success")
     else:
         flash(_("The name needs 3 to 120 characters."), "error")
     return redirect(_review_url(rnd, f"cluster-{cluster_id}"))
@@ -111,7 +116,12 @@ def confirm(cluster_id: int):
     """Confirm a cluster, or undo the confirmation."""
     cluster, rnd = _cluster_action(cluster_id)
     confirmed = request.form.get("confirmed", "1") == "1"
-    clustering.set_confirmed(current_user, cluster, confirmed, now=clock.now())
+    try:
+        clustering.set_confirmed(current_user, cluster, confirmed, now=clock.now())
+    except DomainError as exc:
+        db.session.rollback()
+        flash(str(exc.message), "error")
+        return redirect(_review_url(rnd, f"cluster-{cluster_id}"))
     db.session.commit()
     flash(_("“%(label)s” is confirmed.", label=cluster.label) if confirmed
           else _("The confirmation of “%(label)s” has been undone.", label=cluster.label),
@@ -124,7 +134,12 @@ def confirm(cluster_id: int):
 def confirm_all(slug: str):
     """Confirm every cluster of the round."""
     rnd = _organiser_round(slug)
-    count = clustering.confirm_all(current_user, rnd, now=clock.now())
+    try:
+        count = clustering.confirm_all(current_user, rnd, now=clock.now())
+    except DomainError as exc:
+        db.session.rollback()
+        flash(str(exc.message), "error")
+        return redirect(_review_url(rnd))
     db.session.commit()
     flash(_("%(n)d cluster(s) confirmed.", n=count), "success")
     return redirect(_review_url(rnd))

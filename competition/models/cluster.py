@@ -13,6 +13,10 @@ from competition.models.types import UTCDateTime
 
 class Cluster(db.Model):
     __tablename__ = "clusters"
+    # Re-running the engine deletes clusters and makes new ones; an id must never come back
+    # (SQLite would reuse the highest ids), or a form still open on a deleted cluster would
+    # act on another one, and old links would show a different "vraagstuk".
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), index=True)

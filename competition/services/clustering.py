@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import InvalidRequestError
 
 from competition.extensions import db
 from competition.models import (
@@ -28,11 +29,13 @@ from competition.models import (
 )
 from competition.services import audit, jobs
 from competition.services.accounts import require_role
-from competition.services.errors import InvalidState, NotFound, ValidationError
+from competition.services.errors import ConflictError, InvalidState, NotFound, ValidationError
+from competition.services.proposals import is_db_id
 from competition.services.rounds import phase_label, precondition
 
 JOB_KIND = "clustering.run"
 LABEL_MAX = 120
+THRESHOLD_MIN, THRESHOLD_MAX = 0.05, 0.95
 
 
 # --- the engine --------------------------------------------------------------------------------
@@ -103,7 +106,7 @@ def cluster_of(proposal: Proposal) -> Cluster | None:
 
 def get_cluster(cluster_id: int) -> Cluster:
     """A cluster by id, or NotFound."""
-    cluster = db.session.get(Cluster, cluster_id)
+    cluster = db.session.get(Cluster, cluster_id) if is_db_id(cluster_id) else None
     if cluster is None:
         raise NotFound(_l("No such cluster."))
     return cluster
@@ -136,6 +139,33 @@ def has_manual_work(rnd: Round) -> bool:
 # --- running the engine ------------------------------------------------------------------------
 
 
+def _lock_round(rnd: Round) -> None:
+    """Serialise changes to the round's clusters: lock its row and reload it.
+
+    PostgreSQL: a row lock until commit. SQLite has no row locks; a write takes the database's
+    write lock until commit, so everything read after this is current and stays so.
+    """
+    db.session.flush()
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.execute(update(Round).where(Round.id == rnd.id)
+                           .values(updated_at=Round.updated_at)
+                           .execution_options(synchronize_session=False))
+    db.session.refresh(rnd, with_for_update=True)
+
+
+def _reload(cluster: Cluster) -> None:
+    """Re-read a cluster after taking the round's lock (someone may have changed it)."""
+    try:
+        db.session.refresh(cluster)
+    except InvalidRequestError:  # merged away or replaced by a re-run meanwhile
+        raise NotFound(_l("No such cluster.")) from None
+
+
+def _check_threshold(threshold: float | None) -> None:
+    if threshold is not None and not THRESHOLD_MIN <= threshold <= THRESHOLD_MAX:
+        raise ValidationError(_l("The threshold lies between 0.05 and 0.95."), field="threshold")
+
+
 def _require_clustering_phase(rnd: Round) -> None:
     if rnd.current_phase is not Phase.CLUSTERING:
         raise InvalidState(
@@ -147,9 +177,9 @@ def request_run(actor: User, rnd: Round, *, replace_manual: bool, threshold: flo
                 now: datetime) -> Job:
     """Queue a clustering run for the round (organisers, clustering phase)."""
     require_role(actor, Role.ORGANISER)
+    _check_threshold(threshold)
+    _lock_round(rnd)  # two organisers pressing the button at once start one run
     _require_clustering_phase(rnd)
-    if threshold is not None and not 0.05 <= threshold <= 0.95:
-        raise ValidationError(_l("The threshold lies between 0.05 and 0.95."), field="threshold")
     running = current_job(rnd)
     if running is not None and not running.is_finished:
         raise InvalidState(_l("Clustering is already running for this round."))
@@ -173,11 +203,17 @@ def run_clustering(rnd: Round, *, replace_manual: bool, threshold: float | None,
     Kept as they are unless `replace_manual`: confirmed clusters, clusters edited by hand and
     proposals an organiser placed. Everything else is re-clustered.
     """
+    _check_threshold(threshold)
     _require_clustering_phase(rnd)
     # Read and compute first, write last: progress is reported through another connection,
     # which must not wait behind this transaction's write lock (SQLite has one per database).
     progress(5, "loading proposals")
-    all_clusters = db.session.scalars(select(Cluster).where(Cluster.round_id == rnd.id)).all()
+    # What the organisers' work looks like now; checked again before writing, as they may go
+    # on correcting clusters while the engine runs.
+    state = _state(rnd)
+    all_clusters = db.session.scalars(
+        select(Cluster).where(Cluster.round_id == rnd.id)
+        .execution_options(populate_existing=True)).all()
     kept_ids: set[int] = set()
     to_delete: list[Cluster] = []
     to_trim: list[tuple[Cluster, list[ClusterMember]]] = []
@@ -195,7 +231,13 @@ def run_clustering(rnd: Round, *, replace_manual: bool, threshold: float | None,
     todo = [p for p in clusterable_proposals(rnd) if p.id not in kept_ids]
     progress(20, f"clustering {len(todo)} proposals")
     suggestions = suggest(todo, threshold) if todo else []
+    _check_suggestions(suggestions, {p.id for p in todo})
     progress(80, "saving clusters")
+    _lock_round(rnd)
+    _require_clustering_phase(rnd)
+    if _state(rnd) != state:
+        raise ConflictError(_l("The clusters were changed while the suggestion was being "
+                               "computed; it will be computed again."))
     for cluster, pinned in to_trim:
         cluster.members = pinned
         cluster.is_edited = True
@@ -221,6 +263,28 @@ def run_clustering(rnd: Round, *, replace_manual: bool, threshold: float | None,
     return stats
 
 
+def _state(rnd: Round) -> tuple[frozenset, frozenset]:
+    """The round's clusters and placements as plain values (not the session's cached objects)."""
+    clusters_ = db.session.execute(
+        select(Cluster.id, Cluster.is_confirmed, Cluster.is_edited, Cluster.label)
+        .where(Cluster.round_id == rnd.id)).all()
+    members = db.session.execute(
+        select(ClusterMember.cluster_id, ClusterMember.proposal_id, ClusterMember.is_pinned)
+        .join(Cluster).where(Cluster.round_id == rnd.id)).all()
+    return frozenset(tuple(r) for r in clusters_), frozenset(tuple(r) for r in members)
+
+
+def _check_suggestions(suggestions: list[Suggestion], expected: set[int]) -> None:
+    """The engine must place every proposal it was given exactly once, and nothing else."""
+    seen = [pid for s in suggestions for pid, _ in s.members]
+    if len(seen) != len(set(seen)) or set(seen) != expected or any(
+            not s.members for s in suggestions):
+        raise RuntimeError(
+            f"the clustering engine placed {len(set(seen))} of {len(expected)} proposals "
+            f"({len(seen) - len(set(seen))} twice, {len(set(seen) - expected)} unknown); "
+            "nothing was changed")
+
+
 @jobs.handler(JOB_KIND)
 def _run_job(job: Job, progress) -> dict:
     rnd = db.session.get(Round, job.payload["round_id"])
@@ -234,10 +298,13 @@ def _run_job(job: Job, progress) -> dict:
 # --- the organiser's corrections ---------------------------------------------------------------
 
 
-def _editable(actor: User, cluster: Cluster) -> Round:
+def _editable(actor: User, cluster: Cluster, *others: Cluster) -> Round:
     require_role(actor, Role.ORGANISER)
     rnd = db.session.get(Round, cluster.round_id)
+    _lock_round(rnd)
     _require_clustering_phase(rnd)
+    for c in (cluster, *others):
+        _reload(c)
     return rnd
 
 
@@ -304,6 +371,7 @@ def split_out(actor: User, proposal: Proposal, *, now: datetime) -> Cluster:
     """Take a proposal out of its cluster into a new cluster of its own."""
     require_role(actor, Role.ORGANISER)
     rnd = db.session.get(Round, proposal.round_id)
+    _lock_round(rnd)
     _require_clustering_phase(rnd)
     if proposal.status != ProposalStatus.SUBMITTED.value:
         raise ValidationError(_l("This proposal does not take part in this round."))
@@ -330,7 +398,7 @@ def split_out(actor: User, proposal: Proposal, *, now: datetime) -> Cluster:
 
 def merge(actor: User, source: Cluster, target: Cluster, *, now: datetime) -> None:
     """Merge `source` into `target`: its proposals move over and `source` disappears."""
-    rnd = _editable(actor, target)
+    rnd = _editable(actor, target, source)
     if source.round_id != rnd.id:
         raise ValidationError(_l("Both clusters must belong to the same round."))
     if source.id == target.id:
@@ -362,10 +430,14 @@ def _drop_if_empty(cluster: Cluster | None) -> None:
 def set_confirmed(actor: User, cluster: Cluster, confirmed: bool, *, now: datetime) -> None:
     """Confirm a cluster (it becomes a public "vraagstuk") or undo that."""
     _editable(actor, cluster)
+    _set_confirmed(actor, cluster, confirmed, now)
+
+
+def _set_confirmed(actor: User, cluster: Cluster, confirmed: bool, now: datetime) -> bool:
     if confirmed and not cluster.members:
         raise InvalidState(_l("An empty cluster cannot be confirmed."))
     if cluster.is_confirmed == confirmed:
-        return
+        return False
     cluster.is_confirmed = confirmed
     cluster.confirmed_at = now if confirmed else None
     cluster.confirmed_by_id = actor.id if confirmed else None
@@ -373,17 +445,22 @@ def set_confirmed(actor: User, cluster: Cluster, confirmed: bool, *, now: dateti
     audit.record("cluster.confirmed" if confirmed else "cluster.unconfirmed", actor=actor,
                  now=now, object_type="cluster", object_id=cluster.id,
                  round_id=cluster.round_id, data={"label": cluster.label})
+    return True
 
 
 def confirm_all(actor: User, rnd: Round, *, now: datetime) -> int:
     """Confirm every cluster of the round; returns how many were newly confirmed."""
     require_role(actor, Role.ORGANISER)
+    _lock_round(rnd)
     _require_clustering_phase(rnd)
     count = 0
-    for cluster in clusters(rnd):
+    current = db.session.scalars(
+        select(Cluster).where(Cluster.round_id == rnd.id).order_by(Cluster.id)
+        .execution_options(populate_existing=True)).all()
+    for cluster in current:
+        db.session.expire(cluster, ["members"])
         if not cluster.is_confirmed and cluster.members:
-            set_confirmed(actor, cluster, True, now=now)
-            count += 1
+            count += _set_confirmed(actor, cluster, True, now)
     return count
 
 

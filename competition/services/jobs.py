@@ -46,29 +46,36 @@ def enqueue(kind: str, payload: dict[str, Any], *, now: datetime, actor: User | 
     """Queue a job (flushed, committed with the caller's transaction)."""
     if kind not in _handlers:
         raise ValueError(f"no handler for job kind {kind!r}")
-    job = Job(kind=kind, payload=payload, run_after=now, created_at=now,
+    if max_attempts < 1:
+        raise ValueError("max_attempts must be at least 1")
+    # Due at once, also when the caller's clock runs ahead of the worker's (another host, or a
+    # frozen clock under test): workers compare run_after with their own wall clock.
+    job = Job(kind=kind, payload=payload, run_after=min(now, utcnow()), created_at=now,
               created_by_id=actor.id if actor else None, max_attempts=max_attempts)
     db.session.add(job)
     db.session.flush()
     return job
 
 
+def _runnable(now: datetime):
+    return or_(
+        (Job.status == JobStatus.QUEUED.value) & (Job.run_after <= now),
+        (Job.status == JobStatus.RUNNING.value) & (Job.locked_until < now),
+    )
+
+
 def _claim(now: datetime) -> int | None:
     """Take the oldest runnable job; returns its id (committed) or None."""
     candidates = db.session.scalars(
-        select(Job.id).where(
-            or_(
-                (Job.status == JobStatus.QUEUED.value) & (Job.run_after <= now),
-                (Job.status == JobStatus.RUNNING.value) & (Job.locked_until < now),
-            )
-        ).order_by(Job.run_after, Job.id).limit(5)
+        select(Job.id).where(_runnable(now)).order_by(Job.run_after, Job.id).limit(5)
     ).all()
     for job_id in candidates:
+        # Compare-and-set: of workers racing for the same job exactly one updates the row.
+        # The condition is the full one: the job may have been rescheduled (a retry with
+        # back-off) since it was read.
         claimed = db.session.execute(
             update(Job)
-            .where(Job.id == job_id,
-                   or_((Job.status == JobStatus.QUEUED.value),
-                       (Job.status == JobStatus.RUNNING.value) & (Job.locked_until < now)))
+            .where(Job.id == job_id, _runnable(now))
             .values(status=JobStatus.RUNNING.value, locked_until=now + LEASE, started_at=now,
                     attempts=Job.attempts + 1)
             .execution_options(synchronize_session=False)
@@ -76,61 +83,87 @@ def _claim(now: datetime) -> int | None:
         db.session.commit()
         if claimed == 1:
             return job_id
+    # End the read transaction: an idle worker must not sit "idle in transaction".
+    db.session.commit()
     return None
 
 
-def _progress_reporter(job_id: int) -> Callable[[int, str], None]:
+def _owned(job_id: int, attempt: int):
+    """Rows of the job while this worker (its `attempt`) still holds it: a worker whose lease
+    lapsed and was taken over must not record anything."""
+    return update(Job).where(Job.id == job_id, Job.status == JobStatus.RUNNING.value,
+                             Job.attempts == attempt)
+
+
+def _progress_reporter(job_id: int, attempt: int) -> Callable[[int, str], None]:
     def report(percent: int, message: str = "") -> None:
         # Its own connection and transaction: visible to readers while the job still runs.
-        with db.engine.begin() as connection:
-            connection.execute(
-                update(Job).where(Job.id == job_id)
-                .values(progress=max(0, min(100, int(percent))), progress_message=message[:200],
-                        locked_until=utcnow() + LEASE)
-            )
+        # Progress is a courtesy: failing to show it (e.g. the database is busy) must not fail
+        # the job.
+        try:
+            with db.engine.begin() as connection:
+                connection.execute(
+                    _owned(job_id, attempt)
+                    .values(progress=max(0, min(100, int(percent))),
+                            progress_message=str(message)[:200], locked_until=utcnow() + LEASE)
+                )
+        except Exception:
+            log.warning("job %s: could not record progress", job_id, exc_info=True)
 
     return report
 
 
 def run_one(now: datetime | None = None) -> Job | None:
-    """Claim and run one job; returns it (finished or rescheduled), or None if none was due."""
+    """Claim and run one job; returns it (finished or rescheduled), or None if none was due.
+
+    The handler's writes and the job's "done" commit together, and only while this worker still
+    holds the job: if its lease lapsed and another worker took the job over, this worker's work
+    is rolled back and nothing is recorded.
+    """
     job_id = _claim(now or utcnow())
     if job_id is None:
         return None
     job = db.session.get(Job, job_id)
-    fn = _handlers.get(job.kind)
+    attempt, kind = job.attempts, job.kind
+    fn = _handlers.get(kind)
     try:
         if fn is None:
-            raise LookupError(f"no handler for job kind {job.kind!r}")
-        result = fn(job, _progress_reporter(job.id))
+            raise LookupError(f"no handler for job kind {kind!r}")
+        result = fn(job, _progress_reporter(job_id, attempt))
+        finished = db.session.execute(
+            _owned(job_id, attempt)
+            .values(status=JobStatus.DONE.value, result=result or {}, progress=100, error=None,
+                    locked_until=None, finished_at=utcnow())
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if finished != 1:
+            db.session.rollback()
+            log.warning("job %s (%s): lease lost to another worker; result discarded",
+                        job_id, kind)
+            return db.session.get(Job, job_id)
+        db.session.commit()
     except Exception as exc:
         db.session.rollback()
+        log.exception("job %s (%s) failed", job_id, kind)
+        error = "".join(traceback.format_exception_only(type(exc), exc)).strip()[:4000]
         job = db.session.get(Job, job_id)
-        log.exception("job %s (%s) failed", job.id, job.kind)
-        job.error = "".join(traceback.format_exception_only(type(exc), exc)).strip()[:4000]
-        job.locked_until = None
-        if job.attempts >= job.max_attempts:
-            job.status = JobStatus.FAILED.value
-            job.finished_at = utcnow()
+        if attempt >= job.max_attempts:
+            values = {"status": JobStatus.FAILED.value, "finished_at": utcnow()}
         else:
-            job.status = JobStatus.QUEUED.value
-            job.run_after = utcnow() + timedelta(seconds=30 * 2 ** (job.attempts - 1))
+            values = {"status": JobStatus.QUEUED.value,
+                      "run_after": utcnow() + timedelta(seconds=30 * 2 ** (attempt - 1))}
+        db.session.execute(
+            _owned(job_id, attempt).values(error=error, locked_until=None, **values)
+            .execution_options(synchronize_session=False)
+        )
         db.session.commit()
-        return job
-    job.status = JobStatus.DONE.value
-    job.result = result or {}
-    job.progress = 100
-    job.error = None
-    job.locked_until = None
-    job.finished_at = utcnow()
-    db.session.commit()
-    return job
+    return db.session.get(Job, job_id)
 
 
-def run_pending(limit: int = 100) -> int:
+def run_pending(limit: int = 100, now: datetime | None = None) -> int:
     """Run due jobs until none is left (or `limit`); returns how many ran."""
     count = 0
-    while count < limit and run_one() is not None:
+    while count < limit and run_one(now) is not None:
         count += 1
     return count
 
@@ -142,10 +175,17 @@ def get_job(job_id: int) -> Job | None:
 
 def latest_job(kind: str, key: str, value: Any) -> Job | None:
     """The newest job of `kind` whose payload[key] == value."""
-    jobs = db.session.scalars(
-        select(Job).where(Job.kind == kind).order_by(Job.id.desc()).limit(50)
-    ).all()
-    return next((j for j in jobs if j.payload.get(key) == value), None)
+    field = Job.payload[key]
+    if isinstance(value, bool):
+        match = field.as_boolean() == value
+    elif isinstance(value, int):
+        match = field.as_integer() == value
+    elif isinstance(value, str):
+        match = field.as_string() == value
+    else:
+        raise TypeError(f"cannot look jobs up by a {type(value).__name__}")
+    return db.session.scalar(
+        select(Job).where(Job.kind == kind, match).order_by(Job.id.desc()).limit(1))
 
 
 def start_thread_worker(app: Flask, interval: float = 1.0) -> threading.Thread:

@@ -57,7 +57,8 @@ def upgrade():
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['confirmed_by_id'], ['users.id'], name=op.f('fk_clusters_confirmed_by_id_users')),
     sa.ForeignKeyConstraint(['round_id'], ['rounds.id'], name=op.f('fk_clusters_round_id_rounds')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_clusters'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_clusters')),
+    sqlite_autoincrement=True,
     )
     with op.batch_alter_table('clusters', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_clusters_round_id'), ['round_id'], unique=False)
