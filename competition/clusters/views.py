@@ -2,6 +2,7 @@
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 
 from competition import clock
@@ -43,7 +44,7 @@ def review(slug: str):
         merge_form=merge_form, unclustered=clustering.unclustered_proposals(rnd),
         has_manual_work=clustering.has_manual_work(rnd),
         is_open=rnd.current_phase is Phase.CLUSTERING,
-        blocking=clustering._every_proposal_in_a_confirmed_cluster(rnd, clock.now()),
+        blocking=clustering.preselection_blocker(rnd, clock.now()),
     )
 
 
@@ -141,7 +142,7 @@ def confirm_all(slug: str):
         flash(str(exc.message), "error")
         return redirect(_review_url(rnd))
     db.session.commit()
-    flash(_("%(n)d cluster(s) confirmed.", n=count), "success")
+    flash(ngettext("%(num)d cluster confirmed.", "%(num)d clusters confirmed.", count), "success")
     return redirect(_review_url(rnd))
 
 

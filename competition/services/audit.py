@@ -65,4 +65,6 @@ def query_events(
 
 def distinct_actions() -> list[str]:
     """Every action name that occurs in the log, for the filter form."""
-    return list(db.session.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action)))
+    return list(
+        db.session.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action))
+    )

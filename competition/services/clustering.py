@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import InvalidRequestError
 
@@ -163,7 +164,7 @@ def _reload(cluster: Cluster) -> None:
 
 def _check_threshold(threshold: float | None) -> None:
     if threshold is not None and not THRESHOLD_MIN <= threshold <= THRESHOLD_MAX:
-        raise ValidationError(_l("The threshold lies between 0.05 and 0.95."), field="threshold")
+        raise ValidationError(_l("The threshold lies between 5%% and 95%%."), field="threshold")
 
 
 def _require_clustering_phase(rnd: Round) -> None:
@@ -465,12 +466,15 @@ def confirm_all(actor: User, rnd: Round, *, now: datetime) -> int:
 
 
 @precondition(Phase.PRESELECTION)
-def _every_proposal_in_a_confirmed_cluster(rnd: Round, now: datetime) -> str | None:
+def preselection_blocker(rnd: Round, now: datetime) -> str | None:
+    """Why preselection cannot open yet as far as clusters go (None when it can)."""
     unplaced = len(unclustered_proposals(rnd))
     unconfirmed = db.session.scalar(select(func.count(Cluster.id)).where(
         Cluster.round_id == rnd.id, Cluster.is_confirmed.is_(False)))
     if unplaced:
-        return str(_l("%(n)d proposal(s) are not in a cluster yet.", n=unplaced))
+        return str(lazy_ngettext("%(num)d proposal is not in a cluster yet.",
+                                 "%(num)d proposals are not in a cluster yet.", unplaced))
     if unconfirmed:
-        return str(_l("%(n)d cluster(s) are not confirmed yet.", n=unconfirmed))
+        return str(lazy_ngettext("%(num)d cluster is not confirmed yet.",
+                                 "%(num)d clusters are not confirmed yet.", unconfirmed))
     return None
