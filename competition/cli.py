@@ -229,6 +229,26 @@ def cluster_command(slug: str, replace_manual: bool, threshold: float | None) ->
                f"({stats['singletons']} single, {stats['kept_proposals']} kept as placed).")
 
 
+@group.command("tally")
+@click.argument("ballot_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True,
+              help='Print {"winners": [...], "ranking": [...]} (candidate ids, best first).')
+def tally_command(ballot_file: Path, as_json: bool) -> None:
+    """Recount one cluster's exported ballots (Schulze), as the site counts them."""
+    import json
+
+    from competition.engine import tally
+
+    try:
+        result = tally.tally(tally.load_ballot_file(ballot_file.read_bytes()))
+    except tally.BallotFileError as exc:
+        raise click.ClickException(f"{ballot_file}: {exc}") from exc
+    if as_json:
+        click.echo(json.dumps(tally.result_json(result)))
+    else:
+        click.echo(tally.format_result(result))
+
+
 @group.command("status")
 def status_command() -> None:
     """Print a short summary of the database."""
