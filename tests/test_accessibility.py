@@ -285,6 +285,10 @@ OPTIONAL_PAGES = [
     ("proposals", "/rondes/<slug>/voorstellen", "/rondes/{slug}/voorstellen"),
     ("admin-domains", "/beheer/domeinen", "/beheer/domeinen"),
     ("admin-moderation", "/beheer/moderatie", "/beheer/moderatie"),
+    ("admin-clusters", "/beheer/rondes/<slug>/clusters", "/beheer/rondes/{slug}/clusters"),
+    ("vraagstukken", "/rondes/<slug>/vraagstukken", "/rondes/{slug}/vraagstukken"),
+    ("proposal-history", "/voorstellen/<int:proposal_id>/geschiedenis",
+     "/voorstellen/1/geschiedenis"),
 ]
 
 

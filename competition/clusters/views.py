@@ -8,18 +8,21 @@ from flask_login import current_user, login_required
 from competition import clock
 from competition.clusters.forms import MergeForm, MoveForm, RenameForm, RunForm
 from competition.extensions import db
-from competition.models import Phase, Role, Round
-from competition.rounds.views import can_see_drafts, load_round
-from competition.services import accounts, clustering, proposals
+from competition.models import Phase, Round
+from competition.rounds.views import (
+    can_see_drafts,
+    load_round,
+    load_round_by_id,
+    require_organiser,
+)
+from competition.services import clustering, proposals
 from competition.services.errors import DomainError
 
 bp = Blueprint("clusters", __name__)
 
 
 def _organiser_round(slug: str):
-    if not current_user.is_authenticated:
-        abort(401)
-    accounts.require_role(current_user, Role.ORGANISER)
+    require_organiser()
     return load_round(slug)
 
 
@@ -83,11 +86,8 @@ def run(slug: str):
 
 def _cluster_action(cluster_id: int):
     cluster = clustering.get_cluster(cluster_id)
-    if not current_user.is_authenticated:
-        abort(401)
-    accounts.require_role(current_user, Role.ORGANISER)
-    rnd = load_round(db.session.get(Round, cluster.round_id).slug)
-    return cluster, rnd
+    require_organiser()
+    return cluster, load_round_by_id(cluster.round_id)
 
 
 @bp.post("/beheer/clusters/<int:cluster_id>/naam")
@@ -174,8 +174,8 @@ def merge(cluster_id: int):
 def move(proposal_id: int):
     """Move a proposal to another cluster."""
     proposal = proposals.get_proposal(proposal_id)
-    accounts.require_role(current_user, Role.ORGANISER)
-    rnd = load_round(db.session.get(Round, proposal.round_id).slug)
+    require_organiser()
+    rnd = load_round_by_id(proposal.round_id)
     form = MoveForm(prefix=f"p{proposal_id}")
     form.target_id.choices = [(c.id, c.label) for c in clustering.clusters(rnd)]
     if form.validate_on_submit():
@@ -199,7 +199,7 @@ def move(proposal_id: int):
 def split(proposal_id: int):
     """Take a proposal out into a new cluster of its own."""
     proposal = proposals.get_proposal(proposal_id)
-    accounts.require_role(current_user, Role.ORGANISER)
+    require_organiser()
     try:
         cluster = clustering.split_out(current_user, proposal, now=clock.now())
     except DomainError as exc:
@@ -231,7 +231,7 @@ def detail(cluster_id: int):
     cluster = clustering.get_cluster(cluster_id)
     if not cluster.is_confirmed and not can_see_drafts():
         abort(404)
-    rnd = load_round(db.session.get(Round, cluster.round_id).slug)
+    rnd = load_round_by_id(cluster.round_id)
     involved = clustering.municipalities_involved(cluster)
     provinces: dict[str, list] = {}
     for municipality, count in involved:

@@ -48,9 +48,13 @@ from competition.proposals.forms import (
     SearchForm,
     WithdrawForm,
 )
-from competition.rounds.views import can_see_drafts, load_round
+from competition.rounds.views import (
+    can_see_drafts,
+    load_round,
+    load_round_by_id,
+    require_organiser,
+)
 from competition.services import (
-    accounts,
     attachments,
     comments,
     domains,
@@ -74,13 +78,6 @@ def _load_proposal(proposal_id: int) -> Proposal:
     if not proposals.can_view(current_user, proposal):
         abort(404)
     return proposal
-
-
-def load_round_by_id(round_id: int):
-    from competition.models import Round
-
-    rnd = db.session.get(Round, round_id)
-    return load_round(rnd.slug)
 
 
 def _public_round(slug: str):
@@ -165,7 +162,7 @@ def index(slug: str):
         "proposals/index.html", round=rnd, form=form, page=page, filter_args=filter_args,
         interest=proposals.interest_counts([p.id for p in page.items]),
         own=proposals.own_proposals(current_user, rnd),
-        can_submit=_can_start(rnd),
+        can_submit=proposals.start_refusal(current_user, rnd) is None,
     )
 
 
@@ -198,12 +195,6 @@ def _page_number() -> int:
     if page < 1 or page > 100_000:
         abort(404)
     return page
-
-
-def _can_start(rnd) -> bool:
-    return (rnd.current_phase is Phase.SUBMISSION and current_user.is_authenticated
-            and current_user.municipality_id is not None
-            and (current_user.has_role(Role.MEMBER) or current_user.has_role(Role.DELEGATE)))
 
 
 @bp.get("/rondes/<slug>/voorstellen.csv")
@@ -266,10 +257,9 @@ def similar(slug: str):
 def new(slug: str):
     """Write a new proposal: save as draft, submit, or look for similar proposals first."""
     rnd = _public_round(slug)
-    if not _can_start(rnd):
-        if rnd.current_phase is not Phase.SUBMISSION:
-            abort(403, _("Proposals can only be submitted during the submission phase."))
-        abort(403, _("Only members of a municipality can submit proposals."))
+    refusal = proposals.start_refusal(current_user, rnd)
+    if refusal:
+        abort(403, refusal)
     form = ProposalForm()
     _domain_choices(form)
     similar = None
@@ -425,6 +415,7 @@ def detail(proposal_id: int):
         is_following=proposals.is_following(user, proposal),
         can_edit=proposals.edit_refusal(user, proposal, rnd) is None,
         is_owner=proposals.is_owner_member(user, proposal),
+        can_mark_interest=proposals.can_mark_interest(user, proposal),
         can_answer=comments.can_answer(user, proposal),
         involved_ids=proposals.involved_municipality_ids(proposal),
         comment_form=CommentForm(),
@@ -671,17 +662,11 @@ def report(comment_id: int):
 # --- moderation (organisers) -------------------------------------------------------------------
 
 
-def _organiser() -> None:
-    if not current_user.is_authenticated:
-        abort(401)
-    accounts.require_role(current_user, Role.ORGANISER)
-
-
 @bp.get("/beheer/moderatie")
 @login_required
 def moderation():
     """Reported messages waiting for an organiser."""
-    _organiser()
+    require_organiser()
     return render_template("proposals/moderation.html", reports=comments.open_reports(),
                            hide_form=HideForm())
 
@@ -690,7 +675,7 @@ def moderation():
 @login_required
 def hide_comment(comment_id: int):
     """Hide a message with a reason shown in its place."""
-    _organiser()
+    require_organiser()
     comment = comments.get_comment(comment_id)
     form = HideForm()
     if form.validate_on_submit():
@@ -706,7 +691,7 @@ def hide_comment(comment_id: int):
 @login_required
 def dismiss_reports(comment_id: int):
     """Close the reports on a message without hiding it."""
-    _organiser()
+    require_organiser()
     comment = comments.get_comment(comment_id)
     comments.dismiss_reports(current_user, comment, now=clock.now())
     db.session.commit()
@@ -719,7 +704,7 @@ def dismiss_reports(comment_id: int):
 @login_required
 def domain_list():
     """The domain list: add, rename, reorder and (de)activate domains."""
-    _organiser()
+    require_organiser()
     form = DomainForm(prefix="new")
     if form.validate_on_submit():
         try:
@@ -743,7 +728,7 @@ def domain_list():
 @login_required
 def domain_update(domain_id: int):
     """Save changes to one domain."""
-    _organiser()
+    require_organiser()
     domain = domains.get_domain(domain_id)
     form = DomainForm(prefix=f"d{domain.id}")
     if form.validate_on_submit():

@@ -18,6 +18,21 @@ def load_round(slug: str):
     return rnd
 
 
+def load_round_by_id(round_id: int):
+    """The round with this id, with the clock applied (see load_round)."""
+    from competition.models import Round
+
+    return load_round(db.get_or_404(Round, round_id).slug)
+
+
+def require_organiser() -> None:
+    """Refuse (403) unless the current user is an organiser; views use it next to
+    @login_required, which already sends anonymous visitors to the login page."""
+    from competition.services import accounts
+
+    accounts.require_role(current_user, Role.ORGANISER)
+
+
 def apply_clock(rnd) -> None:
     """Move the round past its due phases and commit; a failure is logged, not shown.
 
@@ -59,7 +74,8 @@ def round_page(slug: str):
 
     return render_template("rounds/round.html", round=rnd,
                            overdue=rounds.overdue_reasons(rnd, clock.now()),
-                           proposal_count=proposals.published_count(rnd))
+                           proposal_count=proposals.published_count(rnd),
+                           can_submit=proposals.start_refusal(current_user, rnd) is None)
 
 
 @bp.get("/over")

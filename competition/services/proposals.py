@@ -126,14 +126,35 @@ def _require_edit(user: User, proposal: Proposal) -> Round:
     return rnd
 
 
+def _acts_for_municipality(user: User | None) -> bool:
+    return bool(
+        user is not None and user.is_authenticated and user.is_active
+        and user.municipality_id is not None
+        and (user.has_role(Role.MEMBER) or user.has_role(Role.DELEGATE))
+    )
+
+
 def _require_member(actor: User) -> Municipality:
     if actor is None or not actor.is_authenticated or not actor.is_active:
         raise PermissionDenied(_l("You need to log in for this."))
-    if actor.municipality_id is None or not (
-        actor.has_role(Role.MEMBER) or actor.has_role(Role.DELEGATE)
-    ):
+    if not _acts_for_municipality(actor):
         raise PermissionDenied(_l("Only members of a municipality can do this."))
     return actor.municipality
+
+
+def start_refusal(user: User | None, rnd: Round) -> str | None:
+    """Why `user` may not start a proposal in this round now (None when they may)."""
+    if rnd.current_phase is not Phase.SUBMISSION:
+        return str(_l("Proposals can only be submitted during the submission phase."))
+    if not _acts_for_municipality(user):
+        return str(_l("Only members of a municipality can submit proposals."))
+    return None
+
+
+def can_mark_interest(user: User | None, proposal: Proposal) -> bool:
+    """Whether the user's municipality may mark (or withdraw) interest in this proposal."""
+    return (_acts_for_municipality(user) and proposal.status == ProposalStatus.SUBMITTED.value
+            and user.municipality_id not in involved_municipality_ids(proposal))
 
 
 # --- validation --------------------------------------------------------------------------------
