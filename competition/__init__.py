@@ -50,20 +50,29 @@ def create_app(test_config: dict | None = None) -> Flask:
     from competition.admin.views import bp as admin_bp
     from competition.auth.views import bp as auth_bp
     from competition.clusters.views import bp as clusters_bp
+    from competition.jury.views import bp as jury_bp
     from competition.proposals.views import bp as proposals_bp
+    from competition.results.views import bp as results_bp
     from competition.rounds.views import bp as rounds_bp
+    from competition.voting.views import bp as voting_bp
 
     app.register_blueprint(rounds_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(proposals_bp)
     app.register_blueprint(clusters_bp)
+    app.register_blueprint(jury_bp)
+    app.register_blueprint(voting_bp)
+    app.register_blueprint(results_bp)
     errors.init_app(app)
     security.init_app(app)
     web.init_app(app)
     cli.init_app(app)
 
-    from competition.services import clustering  # noqa: F401  (registers job and precondition)
+    from competition.services import (
+        clustering,  # noqa: F401  (registers job and precondition)
+        preselection,  # noqa: F401  (registers end-of-phase work)
+    )
 
     if app.config.get("JOBS_THREAD_WORKER") and not app.testing:
         # `make run`: process background jobs inside the dev server, no extra process needed.

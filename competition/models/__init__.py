@@ -1,12 +1,16 @@
 """All models, imported here so Alembic and the app see the whole schema."""
 
+from competition.models.approval import Approval, ApprovalBallot
 from competition.models.attachment import Attachment
 from competition.models.audit import AuditEvent
 from competition.models.cluster import Cluster, ClusterMember
 from competition.models.comment import Comment, CommentKind, ContentReport
+from competition.models.criterion import DEFAULT_CRITERIA, Criterion
 from competition.models.domain import Domain
+from competition.models.finalist import FinalistDecision, PreselectionResult
 from competition.models.invitation import Invitation
 from competition.models.job import Job, JobStatus
+from competition.models.jury import JuryConflict, JuryMember, Score, Scorecard
 from competition.models.municipality import Municipality
 from competition.models.outbox import OutboxMail
 from competition.models.participation import CoSubmission, CoSubmissionStatus, Follow, Interest
@@ -23,9 +27,12 @@ from competition.models.types import UTCDateTime, utcnow
 from competition.models.user import Role, User
 
 __all__ = [
+    "DEFAULT_CRITERIA",
     "PHASES",
     "VERSIONED_FIELDS",
     "VOTE_WEIGHTINGS",
+    "Approval",
+    "ApprovalBallot",
     "Attachment",
     "AuditEvent",
     "Cluster",
@@ -35,21 +42,28 @@ __all__ = [
     "Comment",
     "CommentKind",
     "ContentReport",
+    "Criterion",
     "Domain",
+    "FinalistDecision",
     "Follow",
     "Interest",
     "Invitation",
     "Job",
     "JobStatus",
+    "JuryConflict",
+    "JuryMember",
     "Municipality",
     "OutboxMail",
     "Phase",
     "PhaseWindow",
+    "PreselectionResult",
     "Proposal",
     "ProposalStatus",
     "ProposalVersion",
     "Role",
     "Round",
+    "Score",
+    "Scorecard",
     "UTCDateTime",
     "User",
     "WithdrawalKind",

@@ -22,7 +22,16 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
 from competition.extensions import db
-from competition.models import PHASES, Phase, PhaseWindow, Role, Round, User
+from competition.models import (
+    DEFAULT_CRITERIA,
+    PHASES,
+    Criterion,
+    Phase,
+    PhaseWindow,
+    Role,
+    Round,
+    User,
+)
 from competition.services import audit
 from competition.services.accounts import require_role
 from competition.services.errors import InvalidState, NotFound, ValidationError
@@ -200,6 +209,11 @@ def create_round(
     rnd.window(Phase.DRAFT).entered_at = now
     db.session.add(rnd)
     db.session.flush()
+    for position, (name_nl, name_en, text_nl, text_en) in enumerate(DEFAULT_CRITERIA):
+        db.session.add(Criterion(round_id=rnd.id, position=position, name_nl=name_nl,
+                                 name_en=name_en, description_nl=text_nl,
+                                 description_en=text_en))
+    db.session.flush()
     audit.record("round.created", actor=actor, now=now, object_type="round", object_id=rnd.id,
                  round_id=rnd.id, data={"title": rnd.title, **_rules(rnd), **_schedule(rnd)})
     return rnd
@@ -219,6 +233,26 @@ def _lock(rnd: Round) -> None:
     """Lock the round's row (PostgreSQL) and reload it with its windows from the database."""
     db.session.flush()
     db.session.refresh(rnd, with_for_update=True)
+
+
+def hold_phase(rnd: Round, phase: Phase, refusal: str) -> None:
+    """Refuse with `refusal` unless the round is in `phase`, and keep it there until commit.
+
+    Actions that only count during a phase (scores, votes) call this first, so the phase cannot
+    close between the check and the commit: nothing lands after the end-of-phase work has read
+    the data. PostgreSQL: a FOR SHARE row lock (closing takes FOR UPDATE and waits; voters do
+    not wait for each other). SQLite: the database's write lock, taken up front.
+    """
+    db.session.flush()
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.execute(update(Round).where(Round.id == rnd.id)
+                           .values(updated_at=Round.updated_at)
+                           .execution_options(synchronize_session=False))
+        db.session.refresh(rnd, ["phase"])
+    else:
+        db.session.refresh(rnd, ["phase"], with_for_update={"read": True})
+    if rnd.current_phase is not phase:
+        raise InvalidState(refusal)
 
 
 def update_round(actor: User, rnd: Round, data: RoundData, *, now: datetime) -> None:
