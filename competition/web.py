@@ -40,6 +40,15 @@ def init_app(app: Flask) -> None:
 
         return format_decimal(value)
 
+    @app.template_filter("score")
+    def _score(value: float | None, digits: int = 3) -> str:
+        """A 0–1 score (or a mean) with fixed decimals in the page's language; "–" for none."""
+        from flask_babel import format_decimal
+
+        if value is None:
+            return "–"
+        return format_decimal(round(value, digits), format="0." + "0" * digits)
+
     @app.template_filter("markdown")
     def _markdown(text: str | None):
         from competition.markdown import render

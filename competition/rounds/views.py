@@ -70,12 +70,17 @@ def round_page(slug: str):
     rnd = load_round(slug)
     if rnd.current_phase is Phase.DRAFT and not can_see_drafts():
         abort(404)
-    from competition.services import proposals
+    from flask_babel import get_locale
+
+    from competition.services import preselection, proposals
 
     return render_template("rounds/round.html", round=rnd,
                            overdue=rounds.overdue_reasons(rnd, clock.now()),
                            proposal_count=proposals.published_count(rnd),
-                           can_submit=proposals.start_refusal(current_user, rnd) is None)
+                           can_submit=proposals.start_refusal(current_user, rnd) is None,
+                           criteria=preselection.criteria(rnd), locale=str(get_locale() or "nl"),
+                           can_vote=preselection.vote_refusal(current_user) is None,
+                           is_juror=preselection.membership(current_user, rnd) is not None)
 
 
 @bp.get("/over")
