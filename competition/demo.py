@@ -78,6 +78,9 @@ schuldhulpverlening en het samenwerken met wijkteams. De regels staan nog open v
 commentaar; de inzendfase opent na de zomer.
 """
 
+# Most demo clusters hold three proposals: with two finalists each, the preselection decides.
+DEMO_MAX_FINALISTS = 2
+
 # How long each phase lasted in the demo's past, so the round stands mid-phase today.
 DEMO_DURATIONS = {
     Phase.DRAFT: timedelta(days=14),
@@ -95,10 +98,12 @@ content_steps: list[PhaseContent] = []
 
 
 def _register_content() -> None:
+    from competition.demo_preselection import add_demo_preselection
     from competition.demo_proposals import add_demo_proposals
 
-    if add_demo_proposals not in content_steps:
-        content_steps.append(add_demo_proposals)
+    for step in (add_demo_proposals, add_demo_preselection):
+        if step not in content_steps:
+            content_steps.append(step)
 
 
 def seed(target: Phase, *, now: datetime) -> Round:
@@ -123,7 +128,8 @@ def seed(target: Phase, *, now: datetime) -> Round:
         schedule[phase] = moment
     rnd = rounds.create_round(
         organiser,
-        rounds.RoundData(title=ROUND_TITLE, theme=ROUND_THEME, description=ROUND_DESCRIPTION),
+        rounds.RoundData(title=ROUND_TITLE, theme=ROUND_THEME, description=ROUND_DESCRIPTION,
+                         max_finalists=DEMO_MAX_FINALISTS),
         schedule,
         now=created,
     )
@@ -165,6 +171,11 @@ def _before_close(rnd: Round, phase: Phase, organiser: User, end: datetime) -> N
         from competition.services import clustering
 
         clustering.confirm_all(organiser, rnd, now=end - timedelta(hours=1))
+    elif phase is Phase.PRESELECTION:
+        # The rest of the scoring and voting; closing the phase then publishes the finalists.
+        from competition.demo_preselection import finish_preselection
+
+        finish_preselection(rnd, organiser, end)
 
 
 def _create_accounts(now: datetime) -> dict[str, User]:
