@@ -15,6 +15,7 @@ import re
 import shutil
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,11 +121,11 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
 
-@pytest.fixture
-def site(app: Flask) -> Iterator[Site]:
-    """The app with the demo content, served on 127.0.0.1 in a background thread."""
+@contextmanager
+def _serve(app: Flask, phase: Phase) -> Iterator[Site]:
+    """The app with the demo content in `phase`, served on 127.0.0.1 in a background thread."""
     with app.app_context():
-        rnd = demo.seed(Phase.SUBMISSION, now=utcnow())
+        rnd = demo.seed(phase, now=utcnow())
         db.session.commit()
         member = db.session.scalar(select(User).where(User.email == "medewerker@utrecht.example"))
         invitation = db.session.scalar(
@@ -146,6 +147,27 @@ def site(app: Flask) -> Iterator[Site]:
     finally:
         server.shutdown()
         thread.join(timeout=10)
+
+
+@pytest.fixture
+def site(app: Flask) -> Iterator[Site]:
+    """The demo in its submission phase."""
+    with _serve(app, Phase.SUBMISSION) as served:
+        yield served
+
+
+@pytest.fixture
+def preselection_site(app: Flask) -> Iterator[Site]:
+    """The demo halfway through its preselection: jurors and delegates have work to do."""
+    with _serve(app, Phase.PRESELECTION) as served:
+        yield served
+
+
+@pytest.fixture
+def development_site(app: Flask) -> Iterator[Site]:
+    """The demo after its preselection: finalists and their reasoning are published."""
+    with _serve(app, Phase.DEVELOPMENT) as served:
+        yield served
 
 
 # --- axe ---------------------------------------------------------------------------------------
@@ -183,9 +205,10 @@ def _format(violations: list[dict]) -> str:
 class Auditor:
     """Runs axe on pages, takes screenshots, and collects every problem."""
 
-    def __init__(self, page, locale: str) -> None:
+    def __init__(self, page, locale: str, report_name: str | None = None) -> None:
         self.page = page
         self.locale = locale
+        self.report_name = report_name or locale
         self.problems: dict[str, str] = {}
         self.review: dict[str, str] = {}
         self.seen: list[str] = []
@@ -261,7 +284,7 @@ class Auditor:
             "NEEDS REVIEW (axe incomplete)",
         ]
         parts += [f"{label}\n{text}" for label, text in self.review.items()]
-        (SCREENS.parent / f"axe-{self.locale}.txt").write_text("\n".join(parts) + "\n")
+        (SCREENS.parent / f"axe-{self.report_name}.txt").write_text("\n".join(parts) + "\n")
 
 
 def _choose_language(page, locale: str) -> None:
@@ -272,13 +295,13 @@ def _choose_language(page, locale: str) -> None:
     page.wait_for_load_state()
 
 
-def _log_in(page, site: Site) -> None:
+def _log_in(page, site: Site, email: str = "organisator@demo.example") -> None:
     page.goto(site.url("/inloggen"))
-    page.locator("input[name=email]").fill("organisator@demo.example")
+    page.locator("input[name=email]").fill(email)
     page.locator("input[name=password]").fill(demo.DEMO_PASSWORD)
     page.locator("form:has(input[name=password]) button[type=submit]").click()
     page.wait_for_load_state()
-    assert "/inloggen" not in page.url, "logging in as the demo organiser failed"
+    assert "/inloggen" not in page.url, f"logging in as {email} failed"
 
 
 OPTIONAL_PAGES = [
@@ -368,6 +391,81 @@ def test_every_page_passes_axe(browser, site: Site, locale: str) -> None:
         f"accessibility problems on {len(audit.problems)} of {len(audit.seen)} pages:\n"
         + audit.report()
     )
+
+
+def _log_out(page) -> None:
+    page.locator("form[action='/uitloggen'] button[type=submit]").click()
+    page.wait_for_load_state()
+
+
+def _assert_clean(audit: "Auditor") -> None:
+    assert not audit.problems, (
+        f"accessibility problems on {len(audit.problems)} of {len(audit.seen)} pages:\n"
+        + audit.report()
+    )
+
+
+@pytest.mark.parametrize("locale", ["nl", "en"])
+def test_preselection_work_pages_pass_axe(browser, preselection_site: Site, locale: str) -> None:
+    """The juror's list and scorecard (also with errors) and the delegate's ballots."""
+    site = preselection_site
+    slug = site.round_slug
+    context = browser.new_context(bypass_csp=True, viewport=DESKTOP, locale=locale)
+    page = context.new_page()
+    audit = Auditor(page, locale, report_name=f"{locale}-preselection-work")
+    try:
+        _log_in(page, site, "jury.dekker@demo.example")
+        _choose_language(page, locale)
+        audit.visit(site, "jury-list", f"/jury/rondes/{slug}")
+        page.locator("main a[href^='/jury/voorstellen/']").first.click()
+        page.wait_for_load_state()
+        audit.check("jury-scorecard")
+        page.locator("button[name=action][value=submit]").click()
+        page.wait_for_load_state()
+        audit.check("jury-scorecard-errors")
+        assert page.locator("#error-summary").count() == 1, "an empty scorecard was accepted"
+        _log_out(page)
+        _log_in(page, site, "afgevaardigde@utrecht.example")
+        _choose_language(page, locale)
+        audit.visit(site, "peer-overview", f"/rondes/{slug}/voorselectie/stemmen")
+        page.locator("main a[href$='/goedkeuren']").first.click()
+        page.wait_for_load_state()
+        audit.check("peer-ballot")
+        audit.visit(site, "preselection-running", f"/rondes/{slug}/voorselectie")
+    finally:
+        context.close()
+        audit.write_report()
+    _assert_clean(audit)
+
+
+@pytest.mark.parametrize("locale", ["nl", "en"])
+def test_preselection_results_pass_axe(browser, development_site: Site, locale: str) -> None:
+    """The published finalists with their reasoning, publicly and with the organiser's forms."""
+    site = development_site
+    slug = site.round_slug
+    context = browser.new_context(bypass_csp=True, viewport=DESKTOP, locale=locale)
+    page = context.new_page()
+    audit = Auditor(page, locale, report_name=f"{locale}-preselection-results")
+    try:
+        page.goto(site.url("/"))
+        _choose_language(page, locale)
+        audit.visit(site, "preselection-results", f"/rondes/{slug}/voorselectie")
+        result_link = page.locator("main a[href$='/voorselectie'][href^='/vraagstukken/']").first
+        result_path = result_link.get_attribute("href")
+        audit.visit(site, "preselection-cluster", result_path)
+        _log_in(page, site)
+        _choose_language(page, locale)
+        audit.visit(site, "preselection-cluster-organiser", result_path)
+        page.locator("details.oc-details-box summary").first.click()
+        audit.check("preselection-override-open")
+        audit.visit(site, "admin-jury", f"/beheer/rondes/{slug}/jury")
+        # Past the draft phase the list offers no edit links; the page shows the criterion
+        # read-only (the demo's first criterion has id 1 in a fresh database).
+        audit.visit(site, "admin-criterion", "/beheer/criteria/1")
+    finally:
+        context.close()
+        audit.write_report()
+    _assert_clean(audit)
 
 
 @pytest.mark.parametrize("path", ["/", "/inloggen", "/rondes/{slug}"])

@@ -19,7 +19,14 @@ from competition.models import (
     Role,
     User,
 )
-from competition.services import accounts, attachments, comments, proposals, rounds
+from competition.services import (
+    accounts,
+    attachments,
+    comments,
+    preselection,
+    proposals,
+    rounds,
+)
 from tests.conftest import NOW
 
 OK, LOGIN, FORBIDDEN = "ok", "login", "forbidden"
@@ -42,6 +49,12 @@ MUNICIPAL = policy(anonymous=LOGIN, member=OK, delegate=OK, jury=FORBIDDEN,
 # The team of the proposal in `world`: users of its municipality (Utrecht).
 TEAM = policy(anonymous=LOGIN, member=OK, delegate=OK, jury=FORBIDDEN, organiser=FORBIDDEN,
               other_member=FORBIDDEN)
+# Jurors only (the juror in `world` is assigned to the round).
+JURY = policy(anonymous=LOGIN, member=FORBIDDEN, delegate=FORBIDDEN, jury=OK,
+              organiser=FORBIDDEN, other_member=FORBIDDEN)
+# Municipalities' delegates only.
+DELEGATE = policy(anonymous=LOGIN, member=FORBIDDEN, delegate=OK, jury=FORBIDDEN,
+                  organiser=FORBIDDEN, other_member=FORBIDDEN)
 
 ACCESS = {
     "rounds.home": PUBLIC,
@@ -107,6 +120,22 @@ ACCESS = {
     "clusters.index": PUBLIC,
     "clusters.detail": PUBLIC,
     "proposals.domain_update": ORGANISER,
+    "jury.index": JURY,
+    "jury.round_tasks": JURY,
+    "jury.scorecard": JURY,
+    "jury.declare_conflict": JURY,
+    "jury.withdraw_conflict": JURY,
+    "jury.manage": ORGANISER,
+    "jury.edit_criterion": ORGANISER,
+    "jury.remove_criterion": ORGANISER,
+    "jury.assign": ORGANISER,
+    "jury.remove": ORGANISER,
+    "jury.remind": ORGANISER,
+    "voting.peer_overview": DELEGATE,
+    "voting.approve": DELEGATE,
+    "results.preselection": PUBLIC,
+    "results.preselection_cluster": PUBLIC,
+    "results.override": ORGANISER,
 }
 
 ROLES = ["anonymous", "member", "delegate", "jury", "organiser", "other_member"]
@@ -156,6 +185,10 @@ def world(app, people):
         cluster.members.append(ClusterMember(proposal_id=proposal.id, similarity=1.0,
                                              added_at=NOW))
         db.session.add(cluster)
+        db.session.flush()
+        juror = preselection.assign_juror(
+            organiser, rnd, accounts.find_user_by_email(people["jury"]), [], now=NOW)
+        criterion_id = preselection.criteria(rnd)[0].id
         db.session.commit()
         member_id = member.id
         return {
@@ -167,6 +200,8 @@ def world(app, people):
             "decision": "accept",
             "domain_id": 1,
             "cluster_id": cluster.id,
+            "criterion_id": criterion_id,
+            "member_id": juror.id,
             "slug": rnd.slug,
             "user_id": member_id,
             "invitation_id": invitation.id,
