@@ -50,10 +50,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     from competition.admin.views import bp as admin_bp
     from competition.auth.views import bp as auth_bp
     from competition.clusters.views import bp as clusters_bp
+    from competition.development.views import bp as development_bp
     from competition.jury.views import bp as jury_bp
     from competition.proposals.views import bp as proposals_bp
     from competition.results.views import bp as results_bp
     from competition.rounds.views import bp as rounds_bp
+    from competition.standards.views import bp as standards_bp
     from competition.voting.views import bp as voting_bp
 
     app.register_blueprint(rounds_bp)
@@ -64,6 +66,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(jury_bp)
     app.register_blueprint(voting_bp)
     app.register_blueprint(results_bp)
+    app.register_blueprint(development_bp)
+    app.register_blueprint(standards_bp)
     errors.init_app(app)
     security.init_app(app)
     web.init_app(app)
@@ -72,6 +76,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from competition.services import (
         clustering,  # noqa: F401  (registers job and precondition)
         preselection,  # noqa: F401  (registers end-of-phase work)
+        voting,  # noqa: F401  (registers the count at the end of the final vote)
     )
 
     if app.config.get("JOBS_THREAD_WORKER") and not app.testing:

@@ -2,10 +2,12 @@
 
 from competition.models.approval import Approval, ApprovalBallot
 from competition.models.attachment import Attachment
-from competition.models.audit import AuditEvent
+from competition.models.audit import AuditEvent, AuditHead
+from competition.models.ballot import FinalBallot, VoteResult, WeightBracket
 from competition.models.cluster import Cluster, ClusterMember
 from competition.models.comment import Comment, CommentKind, ContentReport
 from competition.models.criterion import DEFAULT_CRITERIA, Criterion
+from competition.models.development import OPEN_LICENCES, FinalistWork, ProgressUpdate
 from competition.models.domain import Domain
 from competition.models.finalist import FinalistDecision, PreselectionResult
 from competition.models.invitation import Invitation
@@ -23,11 +25,13 @@ from competition.models.proposal import (
     WithdrawalKind,
 )
 from competition.models.round import VOTE_WEIGHTINGS, Round
+from competition.models.standard import Standard
 from competition.models.types import UTCDateTime, utcnow
 from competition.models.user import Role, User
 
 __all__ = [
     "DEFAULT_CRITERIA",
+    "OPEN_LICENCES",
     "PHASES",
     "VERSIONED_FIELDS",
     "VOTE_WEIGHTINGS",
@@ -35,6 +39,7 @@ __all__ = [
     "ApprovalBallot",
     "Attachment",
     "AuditEvent",
+    "AuditHead",
     "Cluster",
     "ClusterMember",
     "CoSubmission",
@@ -44,7 +49,9 @@ __all__ = [
     "ContentReport",
     "Criterion",
     "Domain",
+    "FinalBallot",
     "FinalistDecision",
+    "FinalistWork",
     "Follow",
     "Interest",
     "Invitation",
@@ -57,6 +64,7 @@ __all__ = [
     "Phase",
     "PhaseWindow",
     "PreselectionResult",
+    "ProgressUpdate",
     "Proposal",
     "ProposalStatus",
     "ProposalVersion",
@@ -64,8 +72,11 @@ __all__ = [
     "Round",
     "Score",
     "Scorecard",
+    "Standard",
     "UTCDateTime",
     "User",
+    "VoteResult",
+    "WeightBracket",
     "WithdrawalKind",
     "utcnow",
 ]

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import CheckConstraint, ForeignKey, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from competition.extensions import db
@@ -26,5 +26,7 @@ class Attachment(db.Model):
     # Removing hides the file from the proposal; the row and the file stay (history).
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     removed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # A finalist's deliverable (added in the development phase), not part of the proposal text.
+    is_deliverable: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     uploaded_by: Mapped[User] = relationship(foreign_keys=[uploaded_by_id])

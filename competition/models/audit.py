@@ -15,7 +15,9 @@ class AuditEvent(db.Model):
     """One action: who did what, when, on which object.
 
     The migration adds triggers that refuse UPDATE and DELETE on this table, on SQLite and
-    PostgreSQL alike, so the log is append-only below the application too.
+    PostgreSQL alike, so the log is append-only below the application too. Each event also
+    stores the hash of the previous one (a hash chain), so changing or removing an event with
+    the triggers switched off still shows: `flask competition verify-audit`.
     """
 
     __tablename__ = "audit_events"
@@ -29,5 +31,25 @@ class AuditEvent(db.Model):
     object_id: Mapped[str | None] = mapped_column(String(40))
     round_id: Mapped[int | None] = mapped_column(ForeignKey("rounds.id"), index=True)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Position in the chain (1, 2, …) and the chain's hashes; None for events recorded before
+    # the chain existed.
+    seq: Mapped[int | None] = mapped_column(index=True, unique=True)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))
 
     actor: Mapped[User | None] = relationship(lazy="joined")
+
+
+GENESIS_HASH = "0" * 64
+
+
+class AuditHead(db.Model):
+    """The chain's head: one row, updated with every event. Updating it first serialises the
+    writers of the chain (a row lock on PostgreSQL, the write lock on SQLite), so two events
+    can never claim the same predecessor."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(default=0)
+    hash: Mapped[str] = mapped_column(String(64), default=GENESIS_HASH)

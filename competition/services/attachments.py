@@ -93,8 +93,16 @@ def add_attachment(actor: User, proposal: Proposal, upload: Upload, *, upload_fo
     reason = edit_refusal(actor, proposal, rnd)
     if reason:
         raise PermissionDenied(reason)
+    return store_upload(actor, proposal, upload, upload_folder=upload_folder, now=now)
+
+
+def store_upload(actor: User, proposal: Proposal, upload: Upload, *, upload_folder: str,
+                 now: datetime, is_deliverable: bool = False) -> Attachment:
+    """Check and store a file for the proposal (the caller checked who may); no file is left
+    behind when it is refused."""
     count = db.session.scalar(select(func.count(Attachment.id)).where(
-        Attachment.proposal_id == proposal.id, Attachment.removed_at.is_(None)))
+        Attachment.proposal_id == proposal.id, Attachment.removed_at.is_(None),
+        Attachment.is_deliverable.is_(is_deliverable)))
     if count >= MAX_PER_PROPOSAL:
         raise ValidationError(_l("A proposal can have at most %(n)d attachments.",
                                  n=MAX_PER_PROPOSAL), field="file")
@@ -124,10 +132,12 @@ def add_attachment(actor: User, proposal: Proposal, upload: Upload, *, upload_fo
             sha256=digest,
             uploaded_by_id=actor.id,
             created_at=now,
+            is_deliverable=is_deliverable,
         )
         db.session.add(attachment)
         db.session.flush()
-        audit.record("attachment.added", actor=actor, now=now, object_type="proposal",
+        audit.record("deliverable.added" if is_deliverable else "attachment.added",
+                     actor=actor, now=now, object_type="proposal",
                      object_id=proposal.id, round_id=proposal.round_id,
                      data={"attachment": attachment.id, "name": attachment.original_name,
                            "type": media_type, "bytes": size})
@@ -162,6 +172,8 @@ def _copy_limited(stream: BinaryIO, target: Path) -> tuple[int, str]:
 
 def remove_attachment(actor: User, attachment: Attachment, *, now: datetime) -> None:
     """Take an attachment off the proposal (the file and the record are kept)."""
+    if attachment.is_deliverable:
+        raise PermissionDenied(_l("Deliverables are removed on the finalist's page."))
     proposal = db.session.get(Proposal, attachment.proposal_id)
     reason = edit_refusal(actor, proposal, proposal_round(proposal))
     if reason:
@@ -183,9 +195,18 @@ def proposal_round(proposal: Proposal):
 
 
 def current_attachments(proposal: Proposal) -> list[Attachment]:
-    """Attachments shown on the proposal, oldest first."""
+    """Attachments shown on the proposal (not its deliverables), oldest first."""
     return list(db.session.scalars(select(Attachment).where(
-        Attachment.proposal_id == proposal.id, Attachment.removed_at.is_(None)
+        Attachment.proposal_id == proposal.id, Attachment.removed_at.is_(None),
+        Attachment.is_deliverable.is_(False),
+    ).order_by(Attachment.id)))
+
+
+def deliverable_files(proposal: Proposal) -> list[Attachment]:
+    """Files a finalist published as deliverables, oldest first."""
+    return list(db.session.scalars(select(Attachment).where(
+        Attachment.proposal_id == proposal.id, Attachment.removed_at.is_(None),
+        Attachment.is_deliverable.is_(True),
     ).order_by(Attachment.id)))
 
 
