@@ -37,6 +37,7 @@ BODY_MAX = 20_000
 URL_MAX = 500
 NOTES_MAX = 5000
 LICENCE_OTHER = "other"
+LICENCE_NOTES_MIN = 10  # another licence needs an explanation of at least this length
 
 
 def is_finalist(proposal: Proposal) -> bool:
@@ -137,7 +138,8 @@ def get_update(update_id: int) -> ProgressUpdate:
 # --- deliverables and the statement ------------------------------------------------------------
 
 
-def _check_url(value: str, field: str) -> str:
+def check_url(value: str, field: str) -> str:
+    """A deliverable's web address (http or https), or "" for none; ValidationError otherwise."""
     value = value.strip()
     if not value:
         return ""
@@ -158,14 +160,14 @@ def save_work(actor: User, proposal: Proposal, *, demo_url: str, documentation_u
               yearly_cost: int | None, cost_notes: str, now: datetime) -> FinalistWork:
     """Publish or update the finalist's deliverable links and its cost and licence statement."""
     rnd = _require_publish(actor, proposal)
-    links = {"demo_url": _check_url(demo_url, "demo_url"),
-             "documentation_url": _check_url(documentation_url, "documentation_url"),
-             "source_url": _check_url(source_url, "source_url")}
+    links = {"demo_url": check_url(demo_url, "demo_url"),
+             "documentation_url": check_url(documentation_url, "documentation_url"),
+             "source_url": check_url(source_url, "source_url")}
     licence = licence.strip()
     licence_notes, cost_notes = clean_text(licence_notes).strip(), clean_text(cost_notes).strip()
     if licence not in (*OPEN_LICENCES, LICENCE_OTHER, ""):
         raise ValidationError(_l("Choose a licence from the list."), field="licence")
-    if licence == LICENCE_OTHER and len(licence_notes) < 10:
+    if licence == LICENCE_OTHER and len(licence_notes) < LICENCE_NOTES_MIN:
         raise ValidationError(_l("Explain which licence and why it is not an open one."),
                               field="licence_notes")
     for name, value in (("cost_estimate", cost_estimate), ("yearly_cost", yearly_cost)):
