@@ -60,6 +60,7 @@ DEFAULT_BRACKETS: tuple[tuple[int, Decimal], ...] = (
 )
 MAX_BRACKETS = 20
 MAX_WEIGHT = Decimal(1000)
+MAX_POPULATION = 100_000_000  # far above any municipality; keeps the number in an INTEGER
 RECEIPT_LENGTH = 64
 
 
@@ -82,10 +83,10 @@ def set_brackets(actor: User, rnd: Round, rows: list[tuple[int, Decimal]], *,
                  now: datetime) -> None:
     """Replace the population brackets (organisers, while the round is a draft)."""
     require_role(actor, Role.ORGANISER)
-    if rnd.current_phase is not Phase.DRAFT:
-        raise InvalidState(_l("The weights are part of the round's rules: they can only change "
-                              "while the round is a draft."))
-    rows = sorted(rows)
+    # Held until commit: the round cannot leave draft while its rules are being changed.
+    hold_phase(rnd, Phase.DRAFT, str(_l("The weights are part of the round's rules: they can "
+                                        "only change while the round is a draft.")))
+    rows = sorted(rows, key=lambda row: row[0])
     if not 1 <= len(rows) <= MAX_BRACKETS:
         raise ValidationError(_l("Give 1 to %(max)d brackets.", max=MAX_BRACKETS))
     if rows[0][0] != 0:
@@ -93,7 +94,10 @@ def set_brackets(actor: User, rnd: Round, rows: list[tuple[int, Decimal]], *,
     if len({m for m, _ in rows}) != len(rows):
         raise ValidationError(_l("Two brackets start at the same number of inhabitants."))
     for minimum, weight in rows:
-        if minimum < 0 or not (0 < weight <= MAX_WEIGHT):
+        if not 0 <= minimum <= MAX_POPULATION:
+            raise ValidationError(_l("A bracket starts at 0 to %(max)d inhabitants.",
+                                     max=MAX_POPULATION))
+        if not weight.is_finite() or not (0 < weight <= MAX_WEIGHT):
             raise ValidationError(_l("A weight lies above 0 and at most %(max)d.",
                                      max=int(MAX_WEIGHT)))
         if weight != weight.quantize(Decimal("0.001")):
@@ -110,9 +114,40 @@ def set_brackets(actor: User, rnd: Round, rows: list[tuple[int, Decimal]], *,
 def parse_weight(text: str) -> Decimal:
     """A weight as typed ("1,5" or "1.5")."""
     try:
-        return Decimal(text.strip().replace(",", "."))
+        value = Decimal(text.strip().replace(",", "."))
     except InvalidOperation:
-        raise ValidationError(_l("A weight is a number such as 1 or 1,5.")) from None
+        value = None
+    # "NaN" and "Infinity" are Decimals too, but no weight (and NaN cannot even be compared).
+    if value is None or not value.is_finite():
+        raise ValidationError(_l("A weight is a number such as 1 or 1,5."))
+    return value
+
+
+def has_own_brackets(rnd: Round) -> bool:
+    """Whether the organisers saved brackets (else the defaults apply)."""
+    return db.session.scalar(select(WeightBracket.id).where(WeightBracket.round_id == rnd.id)
+                             .limit(1)) is not None
+
+
+@dataclass
+class BracketRow:
+    min_population: int
+    max_population: int | None  # the next bracket's start minus one; None for the last
+    weight: Decimal
+    municipalities: int  # active municipalities in the bracket
+
+
+def bracket_table(rnd: Round) -> list[BracketRow]:
+    """The brackets with their upper bounds and how many active municipalities fall in each."""
+    rows = brackets(rnd)
+    populations = db.session.scalars(select(Municipality.population).where(
+        Municipality.is_active.is_(True))).all()
+    out = []
+    for i, (minimum, weight) in enumerate(rows):
+        upper = rows[i + 1][0] - 1 if i + 1 < len(rows) else None
+        inside = sum(1 for p in populations if p >= minimum and (upper is None or p <= upper))
+        out.append(BracketRow(minimum, upper, weight, inside))
+    return out
 
 
 def weight_for(rnd: Round, municipality: Municipality) -> Decimal:
@@ -146,6 +181,26 @@ def current_ballot(municipality_id: int, cluster: Cluster) -> FinalBallot | None
     return db.session.scalar(select(FinalBallot).where(
         FinalBallot.cluster_id == cluster.id, FinalBallot.municipality_id == municipality_id,
         FinalBallot.is_current.is_(True)))
+
+
+def ballot_history(municipality_id: int, cluster: Cluster) -> list[FinalBallot]:
+    """Every version of the municipality's ballot in this cluster, newest first."""
+    return list(db.session.scalars(select(FinalBallot).where(
+        FinalBallot.cluster_id == cluster.id, FinalBallot.municipality_id == municipality_id)
+        .order_by(FinalBallot.cast_at.desc(), FinalBallot.id.desc())))
+
+
+@dataclass
+class OverviewRow:
+    cluster: Cluster
+    finalists: int
+    ballot: FinalBallot | None  # the municipality's current ballot
+
+
+def overview(municipality_id: int, rnd: Round) -> list[OverviewRow]:
+    """Per vraagstuk to vote on: the municipality's current ballot, if cast."""
+    return [OverviewRow(c, len(cluster_finalists(c)), current_ballot(municipality_id, c))
+            for c in vote_clusters(rnd)]
 
 
 def _number(value: Decimal) -> int | float:
@@ -237,10 +292,25 @@ class ReceiptCheck:
     is_published: bool  # the ballot list of its cluster is public
 
 
+def normalise_receipt(text: str) -> str | None:
+    """A receipt code as typed or pasted (any case, grouped with spaces, dashes or line breaks)
+    in its stored form; None when it cannot be a receipt code."""
+    receipt = "".join(c for c in text if not c.isspace() and c not in "-\u2010\u2011\u2013")
+    receipt = receipt.lower()
+    if len(receipt) != RECEIPT_LENGTH or any(c not in "0123456789abcdef" for c in receipt):
+        return None
+    return receipt
+
+
+def group_receipt(receipt: str, size: int = 8) -> list[str]:
+    """A receipt code in blocks, for people to read and compare."""
+    return [receipt[i:i + size] for i in range(0, len(receipt), size)]
+
+
 def check_receipt(receipt: str) -> ReceiptCheck | None:
     """Find a ballot by its receipt code (None when no ballot has it)."""
-    receipt = receipt.strip().lower().replace(" ", "").replace("-", "")
-    if len(receipt) != RECEIPT_LENGTH or any(c not in "0123456789abcdef" for c in receipt):
+    receipt = normalise_receipt(receipt)
+    if receipt is None:
         return None
     ballot = db.session.scalar(select(FinalBallot).where(FinalBallot.receipt == receipt))
     if ballot is None:
@@ -282,15 +352,18 @@ def turnout(rnd: Round) -> list[Turnout]:
     population = dict(db.session.execute(
         select(Municipality.id, Municipality.population).where(Municipality.id.in_(voters))
     ).all()) if voters else {}
-    total = sum(population.values())
     out = []
     for cluster in vote_clusters(rnd):
         voted = list(db.session.scalars(
             select(Municipality).join(FinalBallot, FinalBallot.municipality_id == Municipality.id)
             .where(FinalBallot.cluster_id == cluster.id, FinalBallot.is_current.is_(True))
             .order_by(Municipality.name)))
-        out.append(Turnout(cluster, voted, len(voters),
-                           sum(m.population for m in voted), total))
+        # A municipality that voted and then stopped taking part still has a counted ballot:
+        # it stays among the eligible, so a share never exceeds 100%.
+        late = [m for m in voted if m.id not in population]
+        out.append(Turnout(cluster, voted, len(voters) + len(late),
+                           sum(m.population for m in voted),
+                           sum(population.values()) + sum(m.population for m in late)))
     return out
 
 
@@ -312,10 +385,11 @@ def remind_non_voters(actor: User, rnd: Round, *, now: datetime) -> int:
     if rnd.current_phase is not Phase.FINAL_VOTE:
         raise InvalidState(_l("Reminders can only be sent during the final vote."))
     rows = turnout(rnd)
+    voters = voting_municipality_ids()
     missing: dict[int, int] = {}
     for row in rows:
         voted = {m.id for m in row.voted}
-        for mid in voting_municipality_ids() - voted:
+        for mid in voters - voted:
             missing[mid] = missing.get(mid, 0) + 1
     delegates = db.session.scalars(select(User).where(
         User.municipality_id.in_(missing), User.is_delegate.is_(True),
