@@ -249,6 +249,36 @@ def tally_command(ballot_file: Path, as_json: bool) -> None:
         click.echo(tally.format_result(result))
 
 
+@group.command("verify-audit")
+@click.option("--hash", "expected", default=None, metavar="HASH",
+              help="Also check that this hash (e.g. the one a results page shows) is an event "
+                   "of the chain.")
+def verify_audit_command(expected: str | None) -> None:
+    """Recompute the audit log's hash chain; exit 1 when an event was changed or removed."""
+    from competition.models import AuditEvent
+    from competition.services import audit
+
+    report = audit.verify_chain()
+    click.echo(f"chained events: {report.checked}")
+    click.echo(f"unchained events (recorded before the chain existed): {report.unchained}")
+    click.echo(f"head: event {report.head_seq}, hash {report.head_hash}")
+    problems = list(report.problems)
+    if expected is not None:
+        wanted = expected.strip().lower()
+        seq = db.session.scalar(select(AuditEvent.seq).where(AuditEvent.hash == wanted,
+                                                             AuditEvent.seq.is_not(None)))
+        if seq is None:
+            problems.append(f"hash {wanted} is not the hash of any event in the chain")
+        else:
+            click.echo(f"hash {wanted} is event {seq} of the chain")
+    if problems:
+        for problem in problems:
+            click.echo(f"PROBLEM: {problem}", err=True)
+        click.echo(f"BROKEN: {len(problems)} problem(s) found.", err=True)
+        sys.exit(1)
+    click.echo("OK")
+
+
 @group.command("status")
 def status_command() -> None:
     """Print a short summary of the database."""

@@ -232,9 +232,13 @@ def test_single_candidate_and_empty_vote():
     assert alone.winners == ["A"] and alone.second_winner is None
     empty = tally(Election(candidates=("A", "B", "C"), max_winners=2, seed="s"))
     assert empty.ranking == draw_order("s", "ABC")
-    assert empty.winners == empty.ranking[:1]
-    assert empty.second_winner.share == 0 and not empty.second_winner.elected
+    assert empty.winners == []  # nobody voted: no standard by lottery
+    assert empty.second_winner is None
     assert empty.total_weight == 0
+    assert "Winner: none" in format_result(empty)
+    weightless = tally(Election(candidates=("A", "B"), seed="s",
+                                ballots=[Ballot(ranking=("B",), weight=0)]))
+    assert weightless.winners == [] and weightless.ballot_count == 1
 
 
 # --- the draw ----------------------------------------------------------------------------------
@@ -403,6 +407,9 @@ def test_second_winner_rule_on_random_profiles():
     for election in PROFILES:
         result = tally(election)
         check = result.second_winner
+        if result.total_weight == 0:
+            assert check is None and result.winners == []
+            continue
         if election.max_winners == 1:
             assert check is None and len(result.winners) == 1
             continue

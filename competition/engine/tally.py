@@ -38,7 +38,9 @@ Draw
     practice) fall back to the lower candidate id.
 
 Winners
-    The first of the ranking wins. When the round allows two winners (max_winners = 2) and
+    The first of the ranking wins, unless no ballot carries any weight (no ballots were cast):
+    then nobody wins, because a shared standard nobody voted for would be a lottery; the
+    ranking is then just the draw order. When the round allows two winners (max_winners = 2) and
     there are at least two candidates, the runner-up (second of the ranking, draw included) is
     also a winner when it is ranked above the winner on at least the diversity threshold
     (default 1/3) of the ballot weight: share = d[runner-up, winner] / total weight of all
@@ -409,9 +411,9 @@ def tally(election: Election) -> Result:
         ranking.append(tied[0])
         remaining.discard(index[tied[0]])
 
-    winners = ranking[:1]
+    winners = ranking[:1] if total > 0 else []
     second: SecondWinnerCheck | None = None
-    if election.max_winners == 2 and n >= 2:
+    if election.max_winners == 2 and n >= 2 and winners:
         winner, runner_up = ranking[0], ranking[1]
         share = d[index[runner_up]][index[winner]] / total if total > 0 else zero
         threshold = Fraction(election.diversity_threshold)
@@ -502,7 +504,8 @@ def format_result(result: Result) -> str:
         f"Cluster: {result.cluster}" if result.cluster else "Cluster: (unnamed)",
         f"Candidates: {len(result.candidates)}; ballots: {result.ballot_count}; "
         f"total weight: {_num(result.total_weight)}",
-        f"Winner{'s' if len(result.winners) > 1 else ''}: {', '.join(result.winners)}",
+        (f"Winner{'s' if len(result.winners) > 1 else ''}: {', '.join(result.winners)}"
+         if result.winners else "Winner: none (no ballot carries any weight)"),
         "",
         "Ranking (best first):",
     ]
@@ -512,7 +515,7 @@ def format_result(result: Result) -> str:
     if result.max_winners == 1:
         lines.append("Second winner: not allowed in this round (max_winners = 1).")
     elif second is None:
-        lines.append("Second winner: none possible (only one candidate).")
+        lines.append("Second winner: none possible (only one candidate, or no winner).")
     else:
         verdict = "second winner" if second.elected else "not a second winner"
         lines.append(

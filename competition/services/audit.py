@@ -133,6 +133,18 @@ def verify_chain(batch: int = 5000) -> ChainReport:
             prev, expected_seq, last_seq = event.hash, event.seq + 1, event.seq
             report.checked += 1
             db.session.expunge(event)  # a long log must not pile up in the session
+    # Events without a place in the chain are only legitimate from before it began: one with
+    # a later id was inserted outside `record` (the chain itself would not show it).
+    first_chained = db.session.scalar(
+        select(db.func.min(AuditEvent.id)).where(AuditEvent.seq.is_not(None)))
+    if first_chained is not None:
+        for event_id in db.session.scalars(
+                select(AuditEvent.id).where(AuditEvent.seq.is_(None),
+                                            AuditEvent.id > first_chained)
+                .order_by(AuditEvent.id).limit(100)):
+            report.problems.append(
+                f"event id {event_id} is not in the chain but was recorded after the chain "
+                "began: it was inserted afterwards")
     if last_seq != report.head_seq or (last_seq and prev != report.head_hash):
         report.problems.append(
             f"the chain ends at event {last_seq}, but the head says {report.head_seq}: "
