@@ -98,10 +98,11 @@ content_steps: list[PhaseContent] = []
 
 
 def _register_content() -> None:
+    from competition.demo_final import add_demo_final
     from competition.demo_preselection import add_demo_preselection
     from competition.demo_proposals import add_demo_proposals
 
-    for step in (add_demo_proposals, add_demo_preselection):
+    for step in (add_demo_proposals, add_demo_preselection, add_demo_final):
         if step not in content_steps:
             content_steps.append(step)
 
@@ -176,6 +177,16 @@ def _before_close(rnd: Round, phase: Phase, organiser: User, end: datetime) -> N
         from competition.demo_preselection import finish_preselection
 
         finish_preselection(rnd, organiser, end)
+    elif phase is Phase.DEVELOPMENT:
+        # The late teams catch up and every finalist reports before the vote.
+        from competition.demo_final import finish_development
+
+        finish_development(rnd, organiser, end)
+    elif phase is Phase.FINAL_VOTE:
+        # Every demo delegate votes; closing the phase then counts and declares the standards.
+        from competition.demo_final import finish_final_vote
+
+        finish_final_vote(rnd, organiser, end)
 
 
 def _create_accounts(now: datetime) -> dict[str, User]:
