@@ -164,6 +164,20 @@ def preselection_site(app: Flask) -> Iterator[Site]:
 
 
 @pytest.fixture
+def final_vote_site(app: Flask) -> Iterator[Site]:
+    """The demo during its final vote: some delegates have voted, Utrecht's has not."""
+    with _serve(app, Phase.FINAL_VOTE) as served:
+        yield served
+
+
+@pytest.fixture
+def decided_site(app: Flask) -> Iterator[Site]:
+    """The demo after its final vote: results, ballot lists and standards are published."""
+    with _serve(app, Phase.DECIDED) as served:
+        yield served
+
+
+@pytest.fixture
 def development_site(app: Flask) -> Iterator[Site]:
     """The demo after its preselection: finalists and their reasoning are published."""
     with _serve(app, Phase.DEVELOPMENT) as served:
@@ -462,6 +476,110 @@ def test_preselection_results_pass_axe(browser, development_site: Site, locale: 
         # Past the draft phase the list offers no edit links; the page shows the criterion
         # read-only (the demo's first criterion has id 1 in a fresh database).
         audit.visit(site, "admin-criterion", "/beheer/criteria/1")
+    finally:
+        context.close()
+        audit.write_report()
+    _assert_clean(audit)
+
+
+@pytest.mark.parametrize("locale", ["nl", "en"])
+def test_development_and_final_vote_pages_pass_axe(browser, development_site: Site,
+                                                    locale: str) -> None:
+    """Finalist pages (public and with the team's forms) in the development phase."""
+    site = development_site
+    slug = site.round_slug
+    context = browser.new_context(bypass_csp=True, viewport=DESKTOP, locale=locale)
+    page = context.new_page()
+    audit = Auditor(page, locale, report_name=f"{locale}-development")
+    try:
+        page.goto(site.url("/"))
+        _choose_language(page, locale)
+        audit.visit(site, "preselection-results-dev", f"/rondes/{slug}/voorselectie")
+        # A finalist of Utrecht, whose demo member is on its team.
+        finalist = page.locator("main li:has-text('Utrecht') a[href$='/ontwikkeling']").first \
+            .get_attribute("href")
+        page.locator("main a[href$='/finalisten']").first.click()
+        page.wait_for_load_state()
+        audit.check("cluster-finalists")
+        audit.visit(site, "finalist", finalist)
+        _log_in(page, site, "medewerker@utrecht.example")
+        _choose_language(page, locale)
+        audit.visit(site, "finalist-team", finalist)
+        assert page.locator("main form textarea").count() >= 1, "the team sees no forms"
+    finally:
+        context.close()
+        audit.write_report()
+    _assert_clean(audit)
+
+
+@pytest.mark.parametrize("locale", ["nl", "en"])
+def test_final_vote_pages_pass_axe(browser, final_vote_site: Site, locale: str) -> None:
+    """The delegate's ballots (also with an error), the receipt and its check, turnout."""
+    site = final_vote_site
+    slug = site.round_slug
+    context = browser.new_context(bypass_csp=True, viewport=DESKTOP, locale=locale)
+    page = context.new_page()
+    audit = Auditor(page, locale, report_name=f"{locale}-final-vote")
+    try:
+        _log_in(page, site, "afgevaardigde@utrecht.example")
+        _choose_language(page, locale)
+        audit.visit(site, "final-overview", f"/rondes/{slug}/stemmen")
+        page.locator("main a[href$='/stemmen'][href^='/vraagstukken/']").first.click()
+        page.wait_for_load_state()
+        audit.check("final-ballot")
+        selects = page.locator("main select")
+        if selects.count() >= 2:
+            # Two finalists on the same place: the form must explain, accessibly.
+            selects.nth(0).select_option("1")
+            selects.nth(1).select_option("1")
+            page.locator("main form button[type=submit]").first.click()
+            page.wait_for_load_state()
+            audit.check("final-ballot-errors")
+            assert page.locator("#error-summary").count() == 1, "a tie was accepted"
+            selects = page.locator("main select")
+            selects.nth(1).select_option("2")
+        else:
+            selects.nth(0).select_option("1")
+        page.locator("main form button[type=submit]").first.click()
+        page.wait_for_load_state()
+        audit.check("final-receipt")
+        audit.visit(site, "receipt-check", f"/rondes/{slug}/stembewijs")
+        _log_out(page)
+        _log_in(page, site)
+        _choose_language(page, locale)
+        audit.visit(site, "admin-turnout", f"/beheer/rondes/{slug}/opkomst")
+        audit.visit(site, "admin-weights", f"/beheer/rondes/{slug}/weging")
+    finally:
+        context.close()
+        audit.write_report()
+    _assert_clean(audit)
+
+
+@pytest.mark.parametrize("locale", ["nl", "en"])
+def test_results_and_standards_pass_axe(browser, decided_site: Site, locale: str) -> None:
+    """The results of the final vote and the standards, publicly and in the edit form."""
+    site = decided_site
+    slug = site.round_slug
+    context = browser.new_context(bypass_csp=True, viewport=DESKTOP, locale=locale)
+    page = context.new_page()
+    audit = Auditor(page, locale, report_name=f"{locale}-results")
+    try:
+        page.goto(site.url("/"))
+        _choose_language(page, locale)
+        audit.visit(site, "final-results", f"/rondes/{slug}/uitslag")
+        page.locator("main a[href$='/uitslag'][href^='/vraagstukken/']").first.click()
+        page.wait_for_load_state()
+        audit.check("final-cluster-result")
+        audit.visit(site, "standards", "/standaarden")
+        page.locator("main a[href^='/standaarden/']").first.click()
+        page.wait_for_load_state()
+        audit.check("standard")
+        standard = page.url
+        _log_in(page, site)
+        _choose_language(page, locale)
+        page.goto(standard.rstrip("/") + "/bewerken")
+        page.wait_for_load_state()
+        audit.check("standard-edit")
     finally:
         context.close()
         audit.write_report()

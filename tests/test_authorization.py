@@ -15,8 +15,11 @@ from competition.models import (
     Cluster,
     ClusterMember,
     CommentKind,
+    FinalistDecision,
     Invitation,
+    ProgressUpdate,
     Role,
+    Standard,
     User,
 )
 from competition.services import (
@@ -55,6 +58,9 @@ JURY = policy(anonymous=LOGIN, member=FORBIDDEN, delegate=FORBIDDEN, jury=OK,
 # Municipalities' delegates only.
 DELEGATE = policy(anonymous=LOGIN, member=FORBIDDEN, delegate=OK, jury=FORBIDDEN,
                   organiser=FORBIDDEN, other_member=FORBIDDEN)
+# A standard's owner municipality (Utrecht in `world`) and organisers edit it.
+STANDARD_EDITORS = policy(anonymous=LOGIN, member=OK, delegate=OK, jury=FORBIDDEN,
+                          organiser=OK, other_member=FORBIDDEN)
 
 ACCESS = {
     "rounds.home": PUBLIC,
@@ -136,6 +142,27 @@ ACCESS = {
     "results.preselection": PUBLIC,
     "results.preselection_cluster": PUBLIC,
     "results.override": ORGANISER,
+    "development.finalist": PUBLIC,
+    "development.cluster_finalists": PUBLIC,
+    "development.post_update": TEAM,
+    "development.edit_update": TEAM,
+    "development.save_work": TEAM,
+    "development.add_deliverable_file": TEAM,
+    "development.remove_deliverable_file": TEAM,
+    "voting.final_overview": DELEGATE,
+    "voting.final_ballot": DELEGATE,
+    "voting.receipt": DELEGATE,
+    "voting.check_receipt": PUBLIC,
+    "voting.turnout": ORGANISER,
+    "voting.remind": ORGANISER,
+    "voting.weights": ORGANISER,
+    "results.final": PUBLIC,
+    "results.final_cluster": PUBLIC,
+    "results.ballots_json": PUBLIC,
+    "results.ballots_csv": PUBLIC,
+    "standards.index": PUBLIC,
+    "standards.detail": PUBLIC,
+    "standards.edit": STANDARD_EDITORS,
 }
 
 ROLES = ["anonymous", "member", "delegate", "jury", "organiser", "other_member"]
@@ -189,6 +216,17 @@ def world(app, people):
         juror = preselection.assign_juror(
             organiser, rnd, accounts.find_user_by_email(people["jury"]), [], now=NOW)
         criterion_id = preselection.criteria(rnd)[0].id
+        # Made directly: the preselection and the vote of this round are long in the future.
+        db.session.add(FinalistDecision(round_id=rnd.id, cluster_id=cluster.id,
+                                        proposal_id=proposal.id, rank=1,
+                                        is_computed_finalist=True, is_finalist=True))
+        update = ProgressUpdate(round_id=rnd.id, proposal_id=proposal.id, author_id=member.id,
+                                title="Eerste stap", body="We zijn begonnen.", created_at=NOW,
+                                updated_at=NOW)
+        standard = Standard(round_id=rnd.id, cluster_id=cluster.id, proposal_id=proposal.id,
+                            owner_municipality_id=member.municipality_id,
+                            name="Digitaal paspoort aanvragen", declared_at=NOW, updated_at=NOW)
+        db.session.add_all([update, standard])
         db.session.commit()
         member_id = member.id
         return {
@@ -202,6 +240,8 @@ def world(app, people):
             "cluster_id": cluster.id,
             "criterion_id": criterion_id,
             "member_id": juror.id,
+            "update_id": update.id,
+            "standard_id": standard.id,
             "slug": rnd.slug,
             "user_id": member_id,
             "invitation_id": invitation.id,
