@@ -1,5 +1,6 @@
 """All models, imported here so Alembic and the app see the whole schema."""
 
+from competition.models.adoption import Adoption, AdoptionEvent, AdoptionStatus
 from competition.models.approval import Approval, ApprovalBallot
 from competition.models.attachment import Attachment
 from competition.models.audit import AuditEvent, AuditHead
@@ -14,6 +15,7 @@ from competition.models.invitation import Invitation
 from competition.models.job import Job, JobStatus
 from competition.models.jury import JuryConflict, JuryMember, Score, Scorecard
 from competition.models.municipality import Municipality
+from competition.models.notification import NotificationMark
 from competition.models.outbox import OutboxMail
 from competition.models.participation import CoSubmission, CoSubmissionStatus, Follow, Interest
 from competition.models.phase import PHASES, Phase, PhaseWindow
@@ -35,6 +37,9 @@ __all__ = [
     "PHASES",
     "VERSIONED_FIELDS",
     "VOTE_WEIGHTINGS",
+    "Adoption",
+    "AdoptionEvent",
+    "AdoptionStatus",
     "Approval",
     "ApprovalBallot",
     "Attachment",
@@ -60,6 +65,7 @@ __all__ = [
     "JuryConflict",
     "JuryMember",
     "Municipality",
+    "NotificationMark",
     "OutboxMail",
     "Phase",
     "PhaseWindow",

@@ -28,6 +28,8 @@ class Round(db.Model):
             "diversity_threshold > 0 AND diversity_threshold <= 1", name="diversity_range"
         ),
         CheckConstraint("vote_weighting IN ('equal', 'population')", name="vote_weighting_valid"),
+        CheckConstraint("estimated_cost IS NULL OR estimated_cost >= 0",
+                        name="estimated_cost_non_negative"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -45,6 +47,9 @@ class Round(db.Model):
     is_own_finalist_vote_allowed: Mapped[bool] = mapped_column(default=True)
     are_juror_names_public: Mapped[bool] = mapped_column(default=False)
     are_ballots_anonymous: Mapped[bool] = mapped_column(default=False)
+    # Estimated cost (euros) for one municipality to develop such a solution on its own: the
+    # basis of the "saving" estimate when others adopt the standard instead. Optional.
+    estimated_cost: Mapped[int | None]
     # Published before any draw is needed, so every tie-break can be re-done by anyone.
     draw_seed: Mapped[str] = mapped_column(String(64), default=new_draw_seed)
 

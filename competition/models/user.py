@@ -5,7 +5,7 @@ import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from competition.extensions import db
@@ -73,6 +73,9 @@ class User(RoleFlags, UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Mail categories this user switched off (see services/notifications.py).
+    muted_categories: Mapped[list[str]] = mapped_column(JSON, default=list,
+                                                        server_default=text("'[]'"))
 
     municipality: Mapped[Municipality | None] = relationship(lazy="joined")
 
