@@ -746,7 +746,7 @@ def test_the_check_page_handles_garbage(app, client, web, typed):
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert shown(app, "This is not a receipt code: a receipt code has 64 characters, the "
-                      "digits 0–9 and the letters a–f.") in html
+                      "digits 0–9 and the letters a–f.", locale="nl") in html
     assert "<script>" not in html
 
 
@@ -755,7 +755,7 @@ def test_the_check_page_says_when_a_code_is_not_found(app, client, web):
     assert response.status_code == 200
     assert shown(app, "No ballot of this round has this receipt code. Check that you copied "
                       "all 64 characters; a code of another round is checked on that round’s "
-                      "page.") in response.get_data(as_text=True)
+                      "page.", locale="nl") in response.get_data(as_text=True)
 
 
 def test_after_the_close_the_check_page_says_counted(app, client, auth, web):
@@ -845,7 +845,8 @@ def test_weights_page_edits_the_brackets_in_draft(app, client, auth, draft_round
         assert client.post(url, data=weights_form(("0", "1"))).status_code == 403
     login(auth, "organiser")
     html = client.get(url).get_data(as_text=True)
-    assert shown(app, "No brackets have been saved for this round: these are the defaults.") \
+    assert shown(app, "No brackets have been saved for this round: these are the defaults.",
+                 locale="nl") \
         in html
     # 5 default rows and 3 empty ones to add brackets without JavaScript.
     assert 'name="rows-7-min_population"' in html and "rows-8-" not in html
