@@ -95,8 +95,9 @@ def set_brackets(actor: User, rnd: Round, rows: list[tuple[int, Decimal]], *,
         raise ValidationError(_l("Two brackets start at the same number of inhabitants."))
     for minimum, weight in rows:
         if not 0 <= minimum <= MAX_POPULATION:
-            raise ValidationError(_l("A bracket starts at a number of inhabitants from 0 to %(max)d.",
-                                     max=MAX_POPULATION))
+            raise ValidationError(
+                _l("A bracket starts at a number of inhabitants from 0 to %(max)d.",
+                   max=MAX_POPULATION))
         if not weight.is_finite() or not (0 < weight <= MAX_WEIGHT):
             raise ValidationError(_l("A weight lies above 0 and at most %(max)d.",
                                      max=int(MAX_WEIGHT)))
