@@ -11,29 +11,46 @@ Allowed changes (a municipality may reconsider, but an adoption is not undone si
 - adopting → intends, adopted, declined
 - adopted → declined (it stopped using the standard; the reason says why)
 - declined → undecided, intends, adopting, adopted (it reconsidered)
+Recording the same status again corrects its details (planned date, adoption date, reason);
+it is refused when nothing would change.
+
+Dates are calendar days in Dutch time: the planned date lies from today up to ten years
+ahead; the adoption date lies between the day the standard was declared and today. Declining
+needs a reason.
 
 Coverage counts adopted municipalities against all active municipalities, by number and by
-population. The saving estimate is the round's estimated cost per municipality × (adopters − 1):
-the standard was built once instead of by each adopter.
+population; every figure (coverage, provinces, progress, dashboard, jatprijs) counts active
+municipalities only, so they agree with each other. The saving estimate is the round's
+estimated cost per municipality × (adopters − 1): the standard was built once instead of by
+each adopter.
 """
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from competition.extensions import db
 from competition.models import (
     Adoption,
     AdoptionEvent,
     AdoptionStatus,
+    Cluster,
+    CoSubmission,
+    CoSubmissionStatus,
+    FinalBallot,
     Municipality,
+    Phase,
+    Proposal,
+    ProposalStatus,
     Role,
     Round,
     Standard,
     User,
+    VoteResult,
 )
 from competition.services import audit
 from competition.services.errors import InvalidState, NotFound, PermissionDenied, ValidationError
@@ -47,7 +64,22 @@ TRANSITIONS: dict[AdoptionStatus, frozenset[AdoptionStatus]] = {
     S.ADOPTED: frozenset({S.DECLINED}),
     S.DECLINED: frozenset({S.UNDECIDED, S.INTENDS, S.ADOPTING, S.ADOPTED}),
 }
+# The order in which tables list the statuses: the way a municipality goes.
+STATUS_ORDER = (S.UNDECIDED, S.INTENDS, S.ADOPTING, S.ADOPTED, S.DECLINED)
 REASON_MIN, REASON_MAX = 10, 2000
+PLAN_HORIZON_YEARS = 10
+HISTORY_LIMIT = 20
+LOCAL_TZ = ZoneInfo("Europe/Amsterdam")
+
+
+def local_date(moment: datetime) -> date:
+    """The calendar day of a moment in Dutch time (the day people write down)."""
+    return moment.astimezone(LOCAL_TZ).date()
+
+
+def declared_on(standard: Standard) -> date:
+    """The day (Dutch time) the standard was declared."""
+    return local_date(standard.declared_at)
 
 
 def get_standard(standard_id: int) -> Standard:
@@ -77,31 +109,42 @@ def status_of(standard: Standard, municipality_id: int) -> Adoption | None:
 
 
 def current_status(adoption: Adoption | None) -> AdoptionStatus:
+    """The status an adoption row stands for (no row: not yet decided)."""
     return AdoptionStatus(adoption.status) if adoption is not None else S.UNDECIDED
 
 
-def record(actor: User, standard: Standard, status: AdoptionStatus, *,
-           planned_on: date | None = None, adopted_on: date | None = None, reason: str = "",
-           now: datetime) -> Adoption:
-    """Record the actor's municipality's status for a standard (kept in the history)."""
-    refusal = record_refusal(actor)
-    if refusal:
-        raise PermissionDenied(refusal)
-    current = status_of(standard, actor.municipality_id)
-    before = current_status(current)
-    if status is before and status is not S.INTENDS and status is not S.ADOPTED:
-        raise InvalidState(_l("This is already the status of your municipality."))
-    if status is not before and status not in TRANSITIONS[before]:
-        raise InvalidState(_l("From “%(before)s” the status cannot go to “%(after)s”.",
-                              before=status_label(before), after=status_label(status)))
-    reason = clean_text(reason).strip()
-    today = now.date()
+def _lock_municipality(municipality_id: int) -> None:
+    """Queue simultaneous records of one municipality, so the first record of two requests
+    cannot both insert a row: PostgreSQL locks the municipality's row; SQLite takes its write
+    lock up front (a no-op update) instead of failing when the second request writes."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.execute(update(Municipality).where(Municipality.id == municipality_id)
+                           .values(name=Municipality.name)
+                           .execution_options(synchronize_session=False))
+    else:
+        db.session.execute(select(Municipality.id).where(Municipality.id == municipality_id)
+                           .with_for_update())
+
+
+def _add_years(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+def _check_dates(standard: Standard, status: AdoptionStatus, planned_on: date | None,
+                 adopted_on: date | None, today: date) -> tuple[date | None, date | None]:
+    """The planned and adoption date the status keeps (the other is dropped), checked."""
     if status is S.INTENDS:
         if planned_on is None:
             raise ValidationError(_l("Give the date you plan to adopt it."), field="planned_on")
-        if planned_on < standard.declared_at.date():
-            raise ValidationError(_l("The planned date lies after the standard was declared."),
+        if planned_on < today or planned_on < declared_on(standard):
+            raise ValidationError(_l("The planned date cannot lie in the past."),
                                   field="planned_on")
+        if planned_on > _add_years(today, PLAN_HORIZON_YEARS):
+            raise ValidationError(_l("The planned date lies at most %(years)d years ahead.",
+                                     years=PLAN_HORIZON_YEARS), field="planned_on")
     else:
         planned_on = None
     if status is S.ADOPTED:
@@ -111,16 +154,46 @@ def record(actor: User, standard: Standard, status: AdoptionStatus, *,
         if adopted_on > today:
             raise ValidationError(_l("The adoption date cannot lie in the future; choose "
                                      "“adopting” until then."), field="adopted_on")
-        if adopted_on < standard.declared_at.date():
-            raise ValidationError(_l("The adoption date lies after the standard was declared."),
-                                  field="adopted_on")
+        if adopted_on < declared_on(standard):
+            raise ValidationError(
+                _l("The adoption date cannot lie before the standard was declared (%(day)s).",
+                   day=declared_on(standard).isoformat()), field="adopted_on")
     else:
         adopted_on = None
-    if status is S.DECLINED and not REASON_MIN <= len(reason) <= REASON_MAX:
-        raise ValidationError(_l("Explain in %(min)d to %(max)d characters why.",
-                                 min=REASON_MIN, max=REASON_MAX), field="reason")
+    return planned_on, adopted_on
+
+
+def record(actor: User, standard: Standard, status: AdoptionStatus | str, *,
+           planned_on: date | None = None, adopted_on: date | None = None, reason: str = "",
+           now: datetime) -> Adoption:
+    """Record the actor's municipality's status for a standard (kept in the history)."""
+    refusal = record_refusal(actor)
+    if refusal:
+        raise PermissionDenied(refusal)
+    try:
+        status = AdoptionStatus(status)
+    except ValueError:
+        raise ValidationError(_l("Choose one of the statuses."), field="status") from None
+    _lock_municipality(actor.municipality_id)
+    current = status_of(standard, actor.municipality_id)
+    before = current_status(current)
+    if status is not before and status not in TRANSITIONS[before]:
+        raise InvalidState(_l("From “%(before)s” the status cannot go to “%(after)s”.",
+                              before=status_label(before), after=status_label(status)),
+                           field="status")
+    reason = clean_text(reason)
     if len(reason) > REASON_MAX:
         raise ValidationError(_l("At most %(max)d characters.", max=REASON_MAX), field="reason")
+    planned_on, adopted_on = _check_dates(standard, status, planned_on, adopted_on,
+                                          local_date(now))
+    if status is S.DECLINED and len(reason) < REASON_MIN:
+        raise ValidationError(_l("Explain in %(min)d to %(max)d characters why.",
+                                 min=REASON_MIN, max=REASON_MAX), field="reason")
+    if status is before and (current is None or (current.planned_on, current.adopted_on,
+                                                 current.reason)
+                             == (planned_on, adopted_on, reason)):
+        raise InvalidState(_l("This is already the status of your municipality."),
+                           field="status")
     if current is None:
         current = Adoption(standard_id=standard.id, municipality_id=actor.municipality_id,
                            status=status.value, updated_at=now, updated_by_id=actor.id)
@@ -142,7 +215,7 @@ def record(actor: User, standard: Standard, status: AdoptionStatus, *,
     return current
 
 
-def status_label(status: AdoptionStatus) -> str:
+def status_label(status: AdoptionStatus | str) -> str:
     """The status in the current language."""
     return str({
         S.UNDECIDED: _l("not yet decided"),
@@ -150,16 +223,26 @@ def status_label(status: AdoptionStatus) -> str:
         S.ADOPTING: _l("adopting"),
         S.ADOPTED: _l("adopted"),
         S.DECLINED: _l("declined"),
-    }[status])
+    }[AdoptionStatus(status)])
 
 
-def history(standard: Standard, municipality_id: int | None = None) -> list[AdoptionEvent]:
-    """The standard's adoption changes, newest first (of one municipality, when given)."""
+def history(standard: Standard, municipality_id: int | None = None,
+            limit: int | None = None) -> list[AdoptionEvent]:
+    """The standard's adoption changes, newest first (of one municipality, when given; the
+    latest `limit`, when given)."""
     stmt = select(AdoptionEvent).where(AdoptionEvent.standard_id == standard.id)
     if municipality_id is not None:
         stmt = stmt.where(AdoptionEvent.municipality_id == municipality_id)
-    return list(db.session.scalars(stmt.order_by(AdoptionEvent.created_at.desc(),
-                                                 AdoptionEvent.id.desc())))
+    stmt = stmt.order_by(AdoptionEvent.created_at.desc(), AdoptionEvent.id.desc())
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return list(db.session.scalars(stmt))
+
+
+def history_count(standard: Standard) -> int:
+    """How many changes the standard's history holds."""
+    return db.session.scalar(select(func.count(AdoptionEvent.id))
+                             .where(AdoptionEvent.standard_id == standard.id)) or 0
 
 
 # --- figures -----------------------------------------------------------------------------------
@@ -192,6 +275,11 @@ def _active_totals() -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
+def active_municipality_count() -> int:
+    """How many municipalities take part (the base of every share)."""
+    return _active_totals()[0]
+
+
 def coverage(standard: Standard) -> Coverage:
     """How far the standard has spread: municipalities per status, and the share of
     municipalities and of inhabitants that adopted it."""
@@ -208,8 +296,9 @@ def coverage(standard: Standard) -> Coverage:
         counts[AdoptionStatus(status)] += n
         if status == S.ADOPTED.value:
             adopted_population = int(people)
-    counts[S.UNDECIDED] += municipalities - sum(n for s, n in counts.items()
-                                                if s is not S.UNDECIDED)
+    # Undecided: every active municipality without another status (with or without a row).
+    counts[S.UNDECIDED] = municipalities - sum(n for s, n in counts.items()
+                                               if s is not S.UNDECIDED)
     return Coverage(counts, municipalities, population, adopted_population)
 
 
@@ -227,32 +316,40 @@ def by_province(standard: Standard) -> list[tuple[str, int, dict[AdoptionStatus,
     out = []
     for province in sorted(totals):
         counts = {s: per[province][s] for s in AdoptionStatus}
-        counts[S.UNDECIDED] += totals[province] - sum(per[province].values())
+        counts[S.UNDECIDED] = totals[province] - sum(n for s, n in counts.items()
+                                                     if s is not S.UNDECIDED)
         out.append((province, totals[province], counts))
     return out
 
 
-def progress(standard: Standard) -> list[tuple[date, int]]:
-    """The number of adopting municipalities over time: (month, cumulative adopted), from the
-    declaration up to the last adoption (current adopters by their adoption date)."""
-    dates = sorted(db.session.scalars(select(Adoption.adopted_on).where(
-        Adoption.standard_id == standard.id, Adoption.status == S.ADOPTED.value)))
-    start = standard.declared_at.date().replace(day=1)
-    if not dates:
-        return [(start, 0)]
-    end = dates[-1].replace(day=1)
-    months, month = [], start
+def _next_month(month: date) -> date:
+    return (month.replace(year=month.year + 1, month=1) if month.month == 12
+            else month.replace(month=month.month + 1))
+
+
+def progress(standard: Standard, until: date | None = None) -> list[tuple[date, int]]:
+    """The number of adopting municipalities over time: (first day of the month, adopted by the
+    end of that month), from the month of the declaration up to the month of `until` (or of the
+    last adoption, when later or when `until` is not given). Counts the active municipalities
+    that adopted it now, by their adoption date."""
+    dates = sorted(db.session.scalars(
+        select(Adoption.adopted_on)
+        .join(Municipality, Municipality.id == Adoption.municipality_id)
+        .where(Adoption.standard_id == standard.id, Adoption.status == S.ADOPTED.value,
+               Municipality.is_active.is_(True))))
+    start = declared_on(standard).replace(day=1)
+    end = start
+    if dates:
+        end = max(end, dates[-1].replace(day=1))
+    if until is not None:
+        end = max(end, until.replace(day=1))
+    out, month, i = [], start, 0
     while month <= end:
-        months.append(month)
-        month = (month.replace(year=month.year + 1, month=1) if month.month == 12
-                 else month.replace(month=month.month + 1))
-    out, i = [], 0
-    for m in months:
-        nxt = (m.replace(year=m.year + 1, month=1) if m.month == 12
-               else m.replace(month=m.month + 1))
+        nxt = _next_month(month)
         while i < len(dates) and dates[i] < nxt:
             i += 1
-        out.append((m, i))
+        out.append((month, i))
+        month = nxt
     return out
 
 
@@ -272,49 +369,101 @@ def saving(standard: Standard, adopted: int) -> int | None:
     return rnd.estimated_cost * max(adopted - 1, 0)
 
 
+def _adopted_counts() -> dict[int, int]:
+    """Per standard id: the active municipalities that adopted it (standards without any are
+    left out)."""
+    return dict(db.session.execute(
+        select(Adoption.standard_id, func.count(Adoption.id))
+        .join(Municipality, Municipality.id == Adoption.municipality_id)
+        .where(Adoption.status == S.ADOPTED.value, Municipality.is_active.is_(True))
+        .group_by(Adoption.standard_id)).all())
+
+
+def adoption_counts() -> dict[int, int]:
+    """How many active municipalities adopted each standard, by standard id (0 when none)."""
+    counts = _adopted_counts()
+    return {sid: counts.get(sid, 0) for sid in db.session.scalars(select(Standard.id))}
+
+
 @dataclass
 class DashboardRow:
     standard: Standard
     adopted: int
     saving: int | None
+    round: Round | None = None
+    municipalities: int = 0  # active municipalities: the base of the share
+
+    @property
+    def share(self) -> float:
+        return self.adopted / self.municipalities if self.municipalities else 0.0
+
+    @property
+    def cost(self) -> int | None:
+        """The round's estimated development cost per municipality (None: not recorded)."""
+        return self.round.estimated_cost if self.round is not None else None
 
 
 def dashboard() -> list[DashboardRow]:
     """Every standard with its number of adopters and estimated saving, most adopted first."""
-    counts = dict(db.session.execute(
-        select(Adoption.standard_id, func.count(Adoption.id))
+    counts = _adopted_counts()
+    municipalities = active_municipality_count()
+    rows = []
+    for standard, rnd in db.session.execute(
+            select(Standard, Round).join(Round, Round.id == Standard.round_id)
+            .order_by(Standard.declared_at.desc(), Standard.id)).all():
+        adopted = counts.get(standard.id, 0)
+        rows.append(DashboardRow(standard, adopted, saving(standard, adopted), rnd,
+                                 municipalities))
+    return sorted(rows, key=lambda r: (-r.adopted, r.standard.name.lower(), r.standard.id))
+
+
+@dataclass
+class DashboardTotals:
+    standards: int
+    adoptions: int  # standards × municipalities that adopted them
+    municipalities: int  # active municipalities that adopted at least one standard
+    saving: int | None  # over the standards with a cost estimate (None: no estimate at all)
+    without_estimate: int  # standards whose round recorded no cost
+
+
+def dashboard_totals(rows: list[DashboardRow]) -> DashboardTotals:
+    """The dashboard's totals row."""
+    estimated = [r.saving for r in rows if r.saving is not None]
+    adopting = db.session.scalar(
+        select(func.count(func.distinct(Adoption.municipality_id)))
         .join(Municipality, Municipality.id == Adoption.municipality_id)
-        .where(Adoption.status == S.ADOPTED.value, Municipality.is_active.is_(True))
-        .group_by(Adoption.standard_id)).all())
-    standards = db.session.scalars(select(Standard).order_by(Standard.declared_at.desc(),
-                                                             Standard.id)).all()
-    rows = [DashboardRow(s, counts.get(s.id, 0), saving(s, counts.get(s.id, 0)))
-            for s in standards]
-    return sorted(rows, key=lambda r: (-r.adopted, r.standard.name.lower()))
+        .where(Adoption.status == S.ADOPTED.value, Municipality.is_active.is_(True))) or 0
+    return DashboardTotals(
+        standards=len(rows), adoptions=sum(r.adopted for r in rows), municipalities=adopting,
+        saving=sum(estimated) if estimated else None,
+        without_estimate=sum(1 for r in rows if r.saving is None))
 
 
 def top_adopters(limit: int = 10) -> list[tuple[Municipality, int]]:
-    """The "jatprijs": municipalities that adopted the most standards."""
+    """The "jatprijs": active municipalities that adopted the most standards (ties by name)."""
     rows = db.session.execute(
         select(Municipality, func.count(Adoption.id).label("n"))
         .join(Adoption, Adoption.municipality_id == Municipality.id)
-        .where(Adoption.status == S.ADOPTED.value)
-        .group_by(Municipality.id).order_by(func.count(Adoption.id).desc(), Municipality.name)
+        .where(Adoption.status == S.ADOPTED.value, Municipality.is_active.is_(True))
+        .group_by(Municipality.id).order_by(func.count(Adoption.id).desc(), Municipality.name,
+                                            Municipality.id)
         .limit(limit)).all()
     return [(m, n) for m, n in rows]
 
 
 def fastest(limit: int = 10, minimum: int = 1) -> list[tuple[Standard, float, int]]:
-    """Standards adopted fastest: median days from declaration to adoption, with at least
-    `minimum` adopters; (standard, median days, adopters), fastest first."""
+    """Standards adopted fastest: median days from declaration to adoption (Dutch calendar
+    days) over the active municipalities that adopted it, with at least `minimum` adopters;
+    (standard, median days, adopters), fastest first, then more adopters, then by name."""
     rows = db.session.execute(
         select(Standard, Adoption.adopted_on).join(Adoption, Adoption.standard_id == Standard.id)
-        .where(Adoption.status == S.ADOPTED.value)).all()
+        .join(Municipality, Municipality.id == Adoption.municipality_id)
+        .where(Adoption.status == S.ADOPTED.value, Municipality.is_active.is_(True))).all()
     days: dict[int, list[int]] = defaultdict(list)
     standards: dict[int, Standard] = {}
     for standard, adopted_on in rows:
         standards[standard.id] = standard
-        days[standard.id].append(max((adopted_on - standard.declared_at.date()).days, 0))
+        days[standard.id].append(max((adopted_on - declared_on(standard)).days, 0))
     out = []
     for sid, values in days.items():
         if len(values) < minimum:
@@ -323,7 +472,7 @@ def fastest(limit: int = 10, minimum: int = 1) -> list[tuple[Standard, float, in
         mid = len(values) // 2
         median = values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
         out.append((standards[sid], float(median), len(values)))
-    return sorted(out, key=lambda r: (r[1], -r[2], r[0].name.lower()))[:limit]
+    return sorted(out, key=lambda r: (r[1], -r[2], r[0].name.lower(), r[0].id))[:limit]
 
 
 def municipality_statuses(municipality: Municipality) -> list[tuple[Standard, Adoption | None]]:
@@ -335,6 +484,75 @@ def municipality_statuses(municipality: Municipality) -> list[tuple[Standard, Ad
     return [(s, rows.get(s.id)) for s in standards]
 
 
+# --- a municipality's public page --------------------------------------------------------------
+
+
+def municipality_proposals(municipality: Municipality) -> list[tuple[Proposal, Round]]:
+    """The municipality's published proposals (also withdrawn ones) in every visible round,
+    newest round first."""
+    rows = db.session.execute(
+        select(Proposal, Round).join(Round, Round.id == Proposal.round_id)
+        .where(Proposal.municipality_id == municipality.id,
+               Proposal.status != ProposalStatus.DRAFT.value,
+               Round.phase != Phase.DRAFT.value)
+        .order_by(Round.created_at.desc(), Round.id.desc(), Proposal.submitted_at,
+                  Proposal.id)).all()
+    return [(p, r) for p, r in rows]
+
+
+def municipality_cosubmissions(municipality: Municipality) -> list[tuple[Proposal, Round]]:
+    """Published proposals of others that the municipality co-submits (accepted), newest round
+    first."""
+    rows = db.session.execute(
+        select(Proposal, Round).join(CoSubmission, CoSubmission.proposal_id == Proposal.id)
+        .join(Round, Round.id == Proposal.round_id)
+        .where(CoSubmission.municipality_id == municipality.id,
+               CoSubmission.status == CoSubmissionStatus.ACCEPTED.value,
+               Proposal.status != ProposalStatus.DRAFT.value,
+               Round.phase != Phase.DRAFT.value)
+        .order_by(Round.created_at.desc(), Round.id.desc(), Proposal.submitted_at,
+                  Proposal.id)).all()
+    return [(p, r) for p, r in rows]
+
+
+@dataclass
+class PublicBallot:
+    round: Round
+    cluster: Cluster
+    ranking: list[Proposal]  # best first; empty: a blank ballot
+    cast_at: datetime
+
+
+def ballots_are_public(rnd: Round) -> bool:
+    """Whether the round's final-vote ballots may be shown with the municipality: only after
+    the vote has closed, and never when the rules make them anonymous."""
+    return rnd.current_phase.index > Phase.FINAL_VOTE.index and not rnd.are_ballots_anonymous
+
+
+def public_ballots(municipality: Municipality) -> list[PublicBallot]:
+    """The municipality's counted final-vote ballots where they are public (see
+    `ballots_are_public`), newest round first, then by vraagstuk. The preselection's peer
+    vote is never shown."""
+    rows = db.session.execute(
+        select(FinalBallot, Round, Cluster)
+        .join(Round, Round.id == FinalBallot.round_id)
+        .join(Cluster, Cluster.id == FinalBallot.cluster_id)
+        .join(VoteResult, VoteResult.cluster_id == Cluster.id)
+        .where(FinalBallot.municipality_id == municipality.id,
+               FinalBallot.is_current.is_(True))
+        .order_by(Round.created_at.desc(), Round.id.desc(), Cluster.label, Cluster.id)).all()
+    out = []
+    for ballot, rnd, cluster in rows:
+        if not ballots_are_public(rnd):
+            continue
+        ranking = [p for p in (db.session.get(Proposal, pid) for pid in ballot.ranking)
+                   if p is not None]
+        out.append(PublicBallot(rnd, cluster, ranking, ballot.cast_at))
+    return out
+
+
+# --- open data ---------------------------------------------------------------------------------
+
 EXPORT_COLUMNS = ("municipality_code", "municipality", "province", "population", "status",
                   "planned_on", "adopted_on", "reason", "updated_at")
 
@@ -344,7 +562,7 @@ def export_rows(standard: Standard) -> list[list[str]]:
     rows = {a.municipality_id: a for a in adopters(standard)}
     out = []
     for m in db.session.scalars(select(Municipality).where(Municipality.is_active.is_(True))
-                                .order_by(Municipality.name)):
+                                .order_by(Municipality.name, Municipality.code)):
         a = rows.get(m.id)
         out.append([
             m.code, m.name, m.province, str(m.population),
