@@ -4,6 +4,7 @@ from flask import Flask, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
+from competition.api.errors import api_error, is_api_request
 from competition.services.errors import DomainError
 
 TITLES = {
@@ -27,6 +28,8 @@ def wants_json() -> bool:
 def render_error(status: int, message: str | None = None):
     """An HTML error page (or JSON with a reason for API clients)."""
     title = str(TITLES.get(status, TITLES[400]))
+    if is_api_request():  # the API's own error shape (see competition/api/errors.py)
+        return api_error(status, message or title)
     if wants_json():
         return jsonify({"error": title, "reason": message or title, "status": status}), status
     return render_template("errors/error.html", status=status, title=title,
