@@ -21,6 +21,7 @@ ENV_KEYS = (
     "PREFERRED_URL_SCHEME",
     "SERVER_NAME",
     "JOBS_THREAD_WORKER",
+    "MAIL_DELIVERY",
 )
 BOOL_KEYS = {"MAIL_USE_TLS", "MAIL_USE_SSL", "SESSION_COOKIE_SECURE", "JOBS_THREAD_WORKER"}
 INT_KEYS = {"MAIL_PORT"}
@@ -50,6 +51,9 @@ class DefaultConfig:
     LOGIN_RATE_LIMIT = "10 per minute;50 per hour"
 
     MAIL_DEFAULT_SENDER = "Open Competitie <noreply@open-competitie.nl>"
+    # "worker": a background job sends the outbox (a request never waits for the mail server);
+    # "inline": the request sends right after its commit (tests that read mail at once).
+    MAIL_DELIVERY = "worker"
     INVITATION_DAYS = 7
     PASSWORD_RESET_HOURS = 2
     PASSWORD_MIN_LENGTH = 12
@@ -100,6 +104,9 @@ def load_config(app: Flask, test_config: dict | None) -> None:
         # Offline by default: without an SMTP server mail is written to instance/mail/.
         app.config["MAIL_BACKEND"] = "smtp" if app.config.get("MAIL_SERVER") else "file"
     app.config.setdefault("MAIL_FILE_PATH", app.config["MAIL_FOLDER"])
+    if app.config["MAIL_DELIVERY"] not in ("worker", "inline"):
+        raise ValueError(f"MAIL_DELIVERY must be 'worker' or 'inline', not "
+                         f"{app.config['MAIL_DELIVERY']!r}")
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret_key(instance)
 

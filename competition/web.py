@@ -11,6 +11,7 @@ from competition import clock
 from competition.extensions import db
 from competition.models import Phase, Role
 from competition.services import mail as mail_service
+from competition.services import notifications  # noqa: F401  (registers end-of-phase mail)
 from competition.services.accounts import role_label
 from competition.services.rounds import phase_label
 
@@ -99,9 +100,12 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def _deliver_mail(response):
-        # Services queue mail in the outbox inside the request's transaction; once the view has
-        # committed, send it. A failure leaves the mail queued for `flask competition send-mail`.
-        if db.session.info.pop(mail_service.PENDING_FLAG, False):
+        # Services queue mail in the outbox inside the request's transaction, with a delivery
+        # job (MAIL_DELIVERY = "worker"): the worker sends it and the request never waits.
+        # Inline delivery (tests) sends once the view has committed; a failure leaves the mail
+        # queued for `flask competition send-mail`.
+        pending = db.session.info.pop(mail_service.PENDING_FLAG, False)
+        if pending and mail_service.delivery_mode() == "inline":
             try:
                 mail_service.deliver_pending()
             except Exception:  # never fail the user's request over mail

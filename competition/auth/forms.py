@@ -5,6 +5,9 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
+from competition.admin.forms import MultiCheckboxField
+from competition.services import notifications
+
 
 class LoginForm(FlaskForm):
     email = EmailField(_l("Email address"), validators=[DataRequired(), Length(max=254)])
@@ -34,4 +37,15 @@ class ForgotPasswordForm(FlaskForm):
 class ChangePasswordForm(SetPasswordForm):
     current_password = PasswordField(
         _l("Current password"), validators=[DataRequired(), Length(max=1024)]
+    )
+
+
+class MailSettingsForm(FlaskForm):
+    """Which kinds of mail the user receives (unchecked: switched off)."""
+
+    categories = MultiCheckboxField(
+        _l("Send me mail about"),
+        description=_l("Mail about your account (invitations, password resets) is always sent."),
+        choices=[(c, notifications.category_label(c)) for c in notifications.OPTIONAL],
+        validate_choice=False,  # the service refuses unknown categories with a clear message
     )

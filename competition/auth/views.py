@@ -10,11 +10,12 @@ from competition.auth.forms import (
     ChangePasswordForm,
     ForgotPasswordForm,
     LoginForm,
+    MailSettingsForm,
     SetPasswordForm,
 )
 from competition.extensions import db, limiter
-from competition.forms import attach_error
-from competition.services import accounts
+from competition.forms import attach_error, perform
+from competition.services import accounts, notifications
 from competition.services.errors import InvalidState, ValidationError
 from competition.web import safe_next
 
@@ -142,10 +143,19 @@ def reset_password(token: str):
     return render_template("auth/reset_password.html", form=form)
 
 
+def _mail_settings_form(formdata=None) -> MailSettingsForm:
+    """The mail settings form, filled from the user's settings unless posted."""
+    if formdata is not None:
+        return MailSettingsForm(formdata=formdata)
+    return MailSettingsForm(
+        formdata=None,
+        categories=notifications.wanted_categories(current_user._get_current_object()))
+
+
 @bp.route("/account", methods=["GET", "POST"])
 @login_required
 def account():
-    """One's own account: details and changing the password."""
+    """One's own account: details, mail settings and changing the password."""
     form = ChangePasswordForm()
     if form.validate_on_submit():
         try:
@@ -162,4 +172,20 @@ def account():
             flash(_("Your password has been changed; other sessions have been logged out."),
                   "success")
             return redirect(url_for("auth.account"))
-    return render_template("auth/account.html", form=form)
+    return render_template("auth/account.html", form=form, mail_form=_mail_settings_form())
+
+
+@bp.post("/account/mail")
+@login_required
+def mail_settings():
+    """Save which kinds of mail one receives."""
+    mail_form = _mail_settings_form(request.form)
+    if mail_form.validate() and perform(
+        lambda: notifications.set_wanted_categories(
+            current_user._get_current_object(), mail_form.categories.data or [],
+            now=clock.now()),
+        _("Your mail settings have been saved."), form=mail_form,
+    ):
+        return redirect(url_for("auth.account", _anchor="mail-settings"))
+    return render_template("auth/account.html", form=ChangePasswordForm(formdata=None),
+                           mail_form=mail_form), 400
