@@ -48,9 +48,12 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from competition import cli, errors, security, web
     from competition.admin.views import bp as admin_bp
+    from competition.adoption.views import bp as adoption_bp
+    from competition.api.views import bp as api_bp
     from competition.auth.views import bp as auth_bp
     from competition.clusters.views import bp as clusters_bp
     from competition.development.views import bp as development_bp
+    from competition.feeds.views import bp as feeds_bp
     from competition.jury.views import bp as jury_bp
     from competition.proposals.views import bp as proposals_bp
     from competition.results.views import bp as results_bp
@@ -68,6 +71,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(results_bp)
     app.register_blueprint(development_bp)
     app.register_blueprint(standards_bp)
+    app.register_blueprint(adoption_bp)
+    app.register_blueprint(api_bp)
+    app.register_blueprint(feeds_bp)
     errors.init_app(app)
     security.init_app(app)
     web.init_app(app)
@@ -75,6 +81,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from competition.services import (
         clustering,  # noqa: F401  (registers job and precondition)
+        notifications,  # noqa: F401  (registers the phase mails)
         preselection,  # noqa: F401  (registers end-of-phase work)
         voting,  # noqa: F401  (registers the count at the end of the final vote)
     )

@@ -99,8 +99,10 @@ def create_organiser_command(email: str, name: str, password: str) -> None:
 
 @group.command("tick")
 def tick_command() -> None:
-    """Apply the clock: move every round past phases whose end has passed."""
-    now = utcnow()
+    """Apply the clock: move rounds past phases whose end has passed; mail due reminders."""
+    from competition import clock
+
+    now = clock.now()  # the frozen moment under test, else the real one
     changed = failed = 0
     # One transaction per round: a round whose end-of-phase work fails holds up no other.
     for rnd in rounds.due_rounds(now=now):
@@ -118,11 +120,31 @@ def tick_command() -> None:
             click.echo(f"{slug}: now in {', '.join(p.value for p in entered)}")
         else:
             click.echo(f"{slug}: overdue, the next phase cannot open yet")
-    mail.deliver_pending()
+    failed += _send_due_notifications(now)
     if not changed and not failed:
         click.echo("No phase changes due.")
     if failed:
         sys.exit(1)
+
+
+def _send_due_notifications(now) -> int:
+    """The clock's mail: "about to close" reminders, and a delivery job for mail still waiting
+    (a job that gave up, say); inline delivery sends here. Returns 1 on failure, else 0."""
+    from competition.services import notifications
+
+    try:
+        queued = notifications.send_due(now)
+        mail.sweep(now)
+        db.session.commit()
+    except Exception as exc:
+        db.session.rollback()
+        click.echo(f"notifications: could not queue the due mail: {exc}", err=True)
+        return 1
+    if queued:
+        click.echo(f"{queued} reminder mail(s) queued.")
+    if mail.delivery_mode() == "inline":
+        mail.deliver_pending()
+    return 0
 
 
 @group.command("close-phase")
@@ -287,6 +309,46 @@ def status_command() -> None:
     click.echo(f"users: {accounts.count_users()}")
     for rnd in rounds.all_rounds():
         click.echo(f"round {rnd.slug}: {rnd.phase}")
+
+
+@group.command("export-all")
+@click.argument("archive", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--overwrite", is_flag=True, help="Replace ARCHIVE if it exists.")
+@click.option("--allow-missing-uploads", is_flag=True,
+              help="Write the archive even when uploaded files are missing (they are listed).")
+def export_all_command(archive: Path, overwrite: bool, allow_missing_uploads: bool) -> None:
+    """Back up every table and the uploaded files to ARCHIVE (.zip or .tar.gz)."""
+    from flask import current_app
+
+    from competition import backup
+
+    try:
+        report = backup.export_archive(archive, upload_folder=current_app.config["UPLOAD_FOLDER"],
+                                       now=utcnow(), overwrite=overwrite,
+                                       allow_missing_uploads=allow_missing_uploads)
+    except backup.BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for line in report.lines():
+        click.echo(line)
+
+
+@group.command("import-all")
+@click.argument("archive", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--allow-broken-audit-chain", is_flag=True,
+              help="Restore even when the archive's audit chain does not verify.")
+def import_all_command(archive: Path, allow_broken_audit_chain: bool) -> None:
+    """Restore an export-all ARCHIVE into an empty, migrated database."""
+    from flask import current_app
+
+    from competition import backup
+
+    try:
+        report = backup.import_archive(archive, upload_folder=current_app.config["UPLOAD_FOLDER"],
+                                       allow_broken_audit_chain=allow_broken_audit_chain)
+    except backup.BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for line in report.lines():
+        click.echo(line)
 
 
 def init_app(app: Flask) -> None:

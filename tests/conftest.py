@@ -30,6 +30,9 @@ BASE_CONFIG = {
     "SECRET_KEY": "test-secret-key",
     "WTF_CSRF_ENABLED": False,
     "MAIL_BACKEND": "locmem",
+    # Send right after each request, so tests read mail at once (tests/test_notifications.py
+    # covers the default: delivery by the job worker).
+    "MAIL_DELIVERY": "inline",
     "SESSION_COOKIE_SECURE": False,
     "ARGON2_TIME_COST": 1,
     "ARGON2_MEMORY_COST": 1024,

@@ -575,11 +575,28 @@ def test_results_and_standards_pass_axe(browser, decided_site: Site, locale: str
         page.wait_for_load_state()
         audit.check("standard")
         standard = page.url
+        audit.visit(site, "adoption-dashboard", "/standaarden/overzicht")
+        audit.visit(site, "jatprijs", "/jatprijs")
+        audit.visit(site, "municipality", "/gemeenten/GM0344")
         _log_in(page, site)
         _choose_language(page, locale)
         page.goto(standard.rstrip("/") + "/bewerken")
         page.wait_for_load_state()
         audit.check("standard-edit")
+        _log_out(page)
+        # A member records its municipality's adoption; an empty "adopted" date is an error.
+        _log_in(page, site, "medewerker@utrecht.example")
+        _choose_language(page, locale)
+        page.goto(standard)
+        page.wait_for_load_state()
+        audit.check("standard-as-member")
+        adopted = page.locator("main input[type=radio][value=adopted]")
+        if adopted.count():
+            adopted.check()
+            page.locator("main form:has(input[type=radio][value=adopted]) "
+                         "button[type=submit]").click()
+            page.wait_for_load_state()
+            audit.check("adoption-errors")
     finally:
         context.close()
         audit.write_report()

@@ -75,4 +75,8 @@ def test_unknown_page_is_404_in_dutch(client):
 def test_json_errors_for_api_clients(client):
     response = client.get("/api/v1/nothing", headers={"Accept": "application/json"})
     assert response.status_code == 404
+    assert response.json["error"]["status"] == 404 and response.json["error"]["reason"]
+    # Elsewhere a client asking for JSON still gets the plain JSON error.
+    response = client.get("/bestaat-niet", headers={"Accept": "application/json"})
+    assert response.status_code == 404
     assert response.json["status"] == 404 and response.json["reason"]

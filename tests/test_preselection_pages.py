@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 from flask_babel import force_locale, gettext, ngettext
 from markupsafe import escape
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from competition.extensions import db
 from competition.models import (
@@ -221,6 +221,10 @@ def build_world(app, people, *, max_finalists: int = 2) -> SimpleNamespace:
                 [clusters[k] for k in cluster_keys], now=NOW + timedelta(minutes=15))
         rounds.close_phase(rnd, Phase.CLUSTERING, actor=organiser,
                            now=NOW + timedelta(minutes=20))
+        db.session.commit()
+        # The set-up's phase-opening mail (tests/test_notifications.py checks it) is not what
+        # these tests read.
+        db.session.execute(delete(OutboxMail))
         db.session.commit()
         assert rnd.current_phase is Phase.PRESELECTION
         return SimpleNamespace(

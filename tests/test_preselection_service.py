@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from competition.engine import preselection as engine
@@ -33,6 +33,7 @@ from competition.models import (
     JuryConflict,
     JuryMember,
     Municipality,
+    OutboxMail,
     Phase,
     PreselectionResult,
     Proposal,
@@ -166,7 +167,7 @@ def make_round(people, *, max_finalists=2, jury_weight=0.6, criteria=CRITERIA,
 
 def build(people, *, layout=LAYOUT, cosubmissions=COSUBMISSIONS, jurors=JURORS,
           max_finalists=2, jury_weight=0.6, criteria=CRITERIA,
-          preselection_open=True) -> Scene:
+          preselection_open=True, clear_mail=True) -> Scene:
     """Round, people and proposals; clusters made and confirmed by the organiser, jurors
     assigned; the preselection phase opened at T_OPEN (else still clustering). Commits."""
     world = make_round(people, max_finalists=max_finalists, jury_weight=jury_weight,
@@ -198,6 +199,11 @@ def build(people, *, layout=LAYOUT, cosubmissions=COSUBMISSIONS, jurors=JURORS,
     if preselection_open:
         rounds.close_phase(world.round, Phase.CLUSTERING, actor=organiser, now=T_OPEN)
     db.session.commit()
+    if clear_mail:
+        # The set-up's phase-opening mail (tests/test_notifications.py checks it, with
+        # clear_mail=False) is not what these tests count.
+        db.session.execute(delete(OutboxMail))
+        db.session.commit()
     return Scene(world, pids, cids, [c.id for c in preselection.criteria(world.round)])
 
 

@@ -30,7 +30,9 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from competition.development.forms import EuroField
 from competition.models import PHASES, Phase, Role
+from competition.services.rounds import COST_MAX
 
 LOCAL_TZ = ZoneInfo("Europe/Amsterdam")
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
@@ -146,6 +148,17 @@ class RoundForm(FlaskForm):
     are_juror_names_public = BooleanField(_l("Publish jurors' names with their scores"))
     are_ballots_anonymous = BooleanField(
         _l("Publish final-vote ballots by receipt code only (anonymous)")
+    )
+    # Not a rule: it only feeds the adoption dashboard's saving estimate, so it stays editable.
+    estimated_cost = EuroField(
+        _l("Estimated development cost per municipality (euros)"),
+        description=_l(
+            "Optional. What it would cost one municipality to build such a solution on its "
+            "own, in whole euros (e.g. 250000). The adoption dashboard estimates the saving "
+            "as this cost × (adopting municipalities − 1); without it, it shows no estimate."
+        ),
+        validators=[Optional(), NumberRange(min=0, max=COST_MAX,
+                                            message=_l("Give an amount in euros, 0 or more."))],
     )
 
 

@@ -57,6 +57,7 @@ def _round_data(form: RoundForm) -> rounds.RoundData:
         is_own_finalist_vote_allowed=form.is_own_finalist_vote_allowed.data,
         are_juror_names_public=form.are_juror_names_public.data,
         are_ballots_anonymous=form.are_ballots_anonymous.data,
+        estimated_cost=form.estimated_cost.data,
     )
 
 

@@ -35,7 +35,7 @@ def _review_url(rnd, anchor: str = "") -> str:
 def review(slug: str):
     """The organiser's review: run the engine, then rename, move, merge, split and confirm."""
     rnd = _organiser_round(slug)
-    all_clusters = clustering.clusters(rnd)
+    all_clusters = clustering.clusters(rnd, with_members=True)
     job = clustering.current_job(rnd)
     choices = [(c.id, f"{c.label} ({len(c.members)})") for c in all_clusters]
     move_form, merge_form = MoveForm(), MergeForm()
@@ -222,7 +222,8 @@ def index(slug: str):
     if rnd.current_phase is Phase.DRAFT and not can_see_drafts():
         abort(404)
     return render_template("clusters/index.html", round=rnd,
-                           clusters=clustering.confirmed_clusters(rnd))
+                           clusters=clustering.confirmed_clusters(rnd),
+                           sizes=clustering.cluster_sizes(rnd))
 
 
 @bp.get("/vraagstukken/<int:cluster_id>")

@@ -9,7 +9,7 @@ from competition import clock
 from competition.development.forms import DeliverableForm, UpdateForm, WorkForm
 from competition.extensions import db
 from competition.forms import flash_form_errors, perform
-from competition.models import CommentKind, Municipality, Proposal, Round
+from competition.models import CommentKind, CoSubmissionStatus, Proposal, Round
 from competition.rounds.views import load_round_by_id
 from competition.services import (
     attachments,
@@ -93,9 +93,10 @@ def _render_finalist(proposal: Proposal, *, work_form: WorkForm | None = None,
 
 def _municipalities(proposal: Proposal):
     """The owner first, then the accepted co-submitters by name."""
-    others = sorted((db.session.get(Municipality, mid)
-                     for mid in proposals.involved_municipality_ids(proposal)
-                     if mid != proposal.municipality_id), key=lambda m: m.name)
+    # One query (each request comes with its municipality), not one per co-submitter.
+    others = sorted((c.municipality for c in proposals.cosubmissions(
+        proposal, status=CoSubmissionStatus.ACCEPTED)
+        if c.municipality_id != proposal.municipality_id), key=lambda m: m.name)
     return [proposal.municipality, *others]
 
 

@@ -1,8 +1,6 @@
 """Proposals: the public list and page, writing and editing, attachments, co-submission,
 interest, following, questions and comments, and moderation."""
 
-import csv
-import io
 import json
 
 from flask import (
@@ -23,6 +21,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, or_, select
 
 from competition import clock
+from competition.csv_export import csv_response
 from competition.extensions import db, limiter
 from competition.forms import attach_error
 from competition.models import (
@@ -34,6 +33,7 @@ from competition.models import (
     Proposal,
     ProposalStatus,
     Role,
+    Round,
     WithdrawalKind,
 )
 from competition.proposals.forms import (
@@ -73,11 +73,17 @@ bp = Blueprint("proposals", __name__)
 
 
 def _load_proposal(proposal_id: int) -> Proposal:
+    return _load_proposal_and_round(proposal_id)[0]
+
+
+def _load_proposal_and_round(proposal_id: int) -> tuple[Proposal, Round]:
+    # The view keeps the round: the session holds loaded rows only while they are referenced,
+    # so loading it again later in the request would be another query.
     proposal = proposals.get_proposal(proposal_id)
-    load_round_by_id(proposal.round_id)
+    rnd = load_round_by_id(proposal.round_id)
     if not proposals.can_view(current_user, proposal):
         abort(404)
-    return proposal
+    return proposal, rnd
 
 
 def _public_round(slug: str):
@@ -127,12 +133,11 @@ def index(slug: str):
     form.domain.choices = [("", _("All domains"))] + [
         (str(d.id), d.name(locale)) for d in proposals.domains(include_inactive=True)
     ]
-    published = select(Proposal.id).where(Proposal.round_id == rnd.id,
-                                          Proposal.status != ProposalStatus.DRAFT.value)
-    co_submitting = select(CoSubmission.municipality_id).where(
-        CoSubmission.proposal_id.in_(published),
-        CoSubmission.status == CoSubmissionStatus.ACCEPTED.value)
-    owning = select(Proposal.municipality_id).where(Proposal.id.in_(published))
+    published = (Proposal.round_id == rnd.id, Proposal.status != ProposalStatus.DRAFT.value)
+    co_submitting = select(CoSubmission.municipality_id).join(
+        Proposal, Proposal.id == CoSubmission.proposal_id).where(
+        *published, CoSubmission.status == CoSubmissionStatus.ACCEPTED.value)
+    owning = select(Proposal.municipality_id).where(*published)
     involved = db.session.execute(
         select(Municipality.code, Municipality.name)
         .where(or_(Municipality.id.in_(owning), Municipality.id.in_(co_submitting)))
@@ -149,7 +154,7 @@ def index(slug: str):
     from competition.services import clustering
 
     form.cluster.choices = [("", _("All vraagstukken"))] + [
-        (str(c.id), c.label) for c in clustering.confirmed_clusters(rnd)
+        (str(cid), label) for cid, label in clustering.confirmed_cluster_choices(rnd)
     ]
     form.sort.choices = [("newest", _("Newest first")), ("interest", _("Most interest")),
                          ("title", _("Title (A–Z)"))]
@@ -202,26 +207,7 @@ def export_csv(slug: str):
     """All published proposals of the round as CSV (open data)."""
     rnd = _public_round(slug)
     rows = proposals.export_rows(rnd, _absolute_url)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=proposals.EXPORT_COLUMNS)
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: _csv_cell(v) for k, v in row.items()})
-    return Response(
-        "\ufeff" + buffer.getvalue(),  # BOM so spreadsheet programs read UTF-8
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{rnd.slug}-voorstellen.csv"'},
-    )
-
-
-def _csv_cell(value):
-    """A CSV cell; text that a spreadsheet would run as a formula (=, +, -, @) gets a leading
-    apostrophe (CSV injection). The JSON export has the exact text."""
-    if isinstance(value, list):
-        value = ";".join(value)
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+    return csv_response(rows, proposals.EXPORT_COLUMNS, f"{rnd.slug}-voorstellen.csv")
 
 
 @bp.get("/rondes/<slug>/voorstellen.json")
@@ -292,8 +278,7 @@ def new(slug: str):
 @login_required
 def edit(proposal_id: int):
     """Edit a proposal; the previous text is kept in its history."""
-    proposal = _load_proposal(proposal_id)
-    rnd = load_round_by_id(proposal.round_id)
+    proposal, rnd = _load_proposal_and_round(proposal_id)
     refusal = proposals.edit_refusal(current_user, proposal, rnd)
     if refusal:
         abort(403, refusal)
@@ -392,8 +377,7 @@ def withdraw(proposal_id: int):
 @bp.get("/voorstellen/<int:proposal_id>")
 def detail(proposal_id: int):
     """A proposal: text, municipalities involved, attachments, questions and comments."""
-    proposal = _load_proposal(proposal_id)
-    rnd = load_round_by_id(proposal.round_id)
+    proposal, rnd = _load_proposal_and_round(proposal_id)
     user = current_user if current_user.is_authenticated else None
     requests = proposals.cosubmissions(proposal)
     own_request = None
@@ -422,7 +406,7 @@ def detail(proposal_id: int):
         answer_form=AnswerForm(),
         attachment_form=AttachmentForm(),
         cosubmission_form=CoSubmissionForm(),
-        version_count=len(proposals.versions(proposal)),
+        version_count=proposals.version_count(proposal),
         cluster=_public_cluster(proposal),
     )
 
@@ -460,8 +444,8 @@ def history(proposal_id: int):
 @login_required
 def upload(proposal_id: int):
     """Upload an attachment (type checked by content; at most 10 MB)."""
-    proposal = _load_proposal(proposal_id)
-    refusal = proposals.edit_refusal(current_user, proposal, load_round_by_id(proposal.round_id))
+    proposal, rnd = _load_proposal_and_round(proposal_id)
+    refusal = proposals.edit_refusal(current_user, proposal, rnd)
     if refusal:
         abort(403, refusal)
     form = AttachmentForm()

@@ -106,8 +106,9 @@ def _percent(value: float) -> str:
 
 
 def _proposals(ids) -> dict[str, Proposal]:
-    """Proposals by id as the count names them (strings)."""
-    return {str(pid): proposals.get_proposal(int(pid)) for pid in ids}
+    """Proposals by id as the count names them (strings), in one query."""
+    found = proposals.get_proposals(int(pid) for pid in ids)
+    return {str(pid): p for pid, p in found.items()}
 
 
 @bp.get("/rondes/<slug>/uitslag", endpoint="final")

@@ -22,7 +22,10 @@ def load_round_by_id(round_id: int):
     """The round with this id, with the clock applied (see load_round)."""
     from competition.models import Round
 
-    return load_round(db.get_or_404(Round, round_id).slug)
+    # From the session when this request already loaded it (no query), not again by slug.
+    rnd = db.get_or_404(Round, round_id)
+    apply_clock(rnd)
+    return rnd
 
 
 def require_organiser() -> None:

@@ -13,6 +13,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_ngettext
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import InvalidRequestError
+from sqlalchemy.orm import selectinload
 
 from competition.extensions import db
 from competition.models import (
@@ -67,15 +68,44 @@ def suggest(proposals: list[Proposal], threshold: float | None = None) -> list[S
 # --- reading -----------------------------------------------------------------------------------
 
 
-def clusters(rnd: Round) -> list[Cluster]:
-    """All clusters of the round, largest first."""
-    rows = db.session.scalars(select(Cluster).where(Cluster.round_id == rnd.id)).all()
-    return sorted(rows, key=lambda c: (-len(c.members), c.label.lower(), c.id))
+def clusters(rnd: Round, *, with_members: bool = False) -> list[Cluster]:
+    """All clusters of the round, largest first; `with_members` loads every cluster's members
+    (and their proposals) in the same go, for pages that show them."""
+    stmt = select(Cluster).where(Cluster.round_id == rnd.id)
+    if with_members:
+        stmt = stmt.options(selectinload(Cluster.members))
+    rows = db.session.scalars(stmt).all()
+    # Counted in the database unless the members are loaded anyway: a page listing hundreds of
+    # clusters must not load each one's members just to sort them.
+    sizes = {c.id: len(c.members) for c in rows} if with_members else cluster_sizes(rnd)
+    return sorted(rows, key=lambda c: (-sizes.get(c.id, 0), c.label.lower(), c.id))
 
 
 def confirmed_clusters(rnd: Round) -> list[Cluster]:
     """The round's confirmed clusters (the public "vraagstukken"), largest first."""
     return [c for c in clusters(rnd) if c.is_confirmed]
+
+
+def confirmed_cluster_choices(rnd: Round) -> list[tuple[int, str]]:
+    """(id, label) of the round's confirmed clusters in the order of `confirmed_clusters`, read
+    in one light query (for select fields, which list every vraagstuk)."""
+    rows = db.session.execute(
+        select(Cluster.id, Cluster.label, func.count(ClusterMember.id))
+        .outerjoin(ClusterMember, ClusterMember.cluster_id == Cluster.id)
+        .where(Cluster.round_id == rnd.id, Cluster.is_confirmed.is_(True))
+        .group_by(Cluster.id, Cluster.label)).all()
+    return [(cid, label) for cid, label, _size
+            in sorted(rows, key=lambda r: (-r[2], r[1].lower(), r[0]))]
+
+
+def cluster_sizes(rnd: Round) -> dict[int, int]:
+    """Number of proposals per cluster id of the round (one query; empty clusters are left
+    out)."""
+    return dict(db.session.execute(
+        select(ClusterMember.cluster_id, func.count(ClusterMember.id))
+        .join(Cluster, Cluster.id == ClusterMember.cluster_id)
+        .where(Cluster.round_id == rnd.id)
+        .group_by(ClusterMember.cluster_id)).all())
 
 
 def clusterable_proposals(rnd: Round) -> list[Proposal]:
@@ -100,9 +130,9 @@ def unclustered_proposals(rnd: Round) -> list[Proposal]:
 
 def cluster_of(proposal: Proposal) -> Cluster | None:
     """The cluster a proposal is in, if any."""
-    member = db.session.scalar(select(ClusterMember).where(
-        ClusterMember.proposal_id == proposal.id))
-    return member.cluster if member else None
+    return db.session.scalar(select(Cluster).join(ClusterMember,
+                                                  ClusterMember.cluster_id == Cluster.id)
+                             .where(ClusterMember.proposal_id == proposal.id))
 
 
 def get_cluster(cluster_id: int) -> Cluster:

@@ -807,8 +807,16 @@ def publish(rnd: Round, now: datetime, actor: User | None) -> None:
                 is_finalist=p.is_finalist))
             finalists += p.is_finalist
     db.session.flush()
-    for decision in decisions(rnd):
-        _mail_team(decision, rnd, now, overridden=False)
+    # Every team and link at once: a round of thousands of proposals closes in one request.
+    all_decisions = decisions(rnd)
+    teams = _teams([d.proposal_id for d in all_decisions])
+    links: dict[int, str] = {}
+    for decision in all_decisions:
+        if decision.cluster_id not in links:
+            links[decision.cluster_id] = external_url("results.preselection_cluster",
+                                                      cluster_id=decision.cluster_id)
+        _mail_team(decision, rnd, now, overridden=False, members=teams[decision.proposal_id],
+                   link=links[decision.cluster_id])
     audit.record("preselection.published", actor=actor, now=now, object_type="round",
                  object_id=rnd.id, round_id=rnd.id,
                  data={"clusters": len(result.clusters), "finalists": finalists,
@@ -824,10 +832,22 @@ def team(proposal: Proposal) -> list[User]:
         .order_by(User.id)))
 
 
-def _mail_team(decision: FinalistDecision, rnd: Round, now: datetime, *,
-               overridden: bool) -> None:
-    link = external_url("results.preselection_cluster", cluster_id=decision.cluster_id)
-    for user in team(decision.proposal):
+def _teams(proposal_ids: list[int]) -> dict[int, list[User]]:
+    """`team` of many proposals in three queries."""
+    involved = _involved_map(proposal_ids)
+    wanted = set().union(*involved.values()) if involved else set()
+    users = db.session.scalars(
+        select(User).where(User.municipality_id.in_(wanted), User.is_active.is_(True),
+                           User.is_member.is_(True) | User.is_delegate.is_(True))
+        .order_by(User.id)).all() if wanted else []
+    return {pid: [u for u in users if u.municipality_id in involved[pid]]
+            for pid in proposal_ids}
+
+
+def _mail_team(decision: FinalistDecision, rnd: Round, now: datetime, *, overridden: bool,
+               members: list[User] | None = None, link: str | None = None) -> None:
+    link = link or external_url("results.preselection_cluster", cluster_id=decision.cluster_id)
+    for user in team(decision.proposal) if members is None else members:
         queue_mail(to=user.email, template="preselection_result", category="preselection",
                    now=now, locale=user.locale, user=user, round=rnd, decision=decision,
                    overridden=overridden, link=link)

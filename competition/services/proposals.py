@@ -401,6 +401,24 @@ def get_proposal(proposal_id: int) -> Proposal:
     return proposal
 
 
+def get_proposals(proposal_ids) -> dict[int, Proposal]:
+    """Proposals by id, in one query; NotFound when one of them does not exist."""
+    wanted = set(proposal_ids)
+    if not all(is_db_id(pid) for pid in wanted):
+        raise NotFound(_l("No such proposal."))
+    found = {p.id: p for p in db.session.scalars(
+        select(Proposal).where(Proposal.id.in_(wanted)))} if wanted else {}
+    if len(found) != len(wanted):
+        raise NotFound(_l("No such proposal."))
+    return found
+
+
+def version_count(proposal: Proposal) -> int:
+    """How many versions of the proposal were saved (counted, not loaded)."""
+    return db.session.scalar(select(func.count(ProposalVersion.id)).where(
+        ProposalVersion.proposal_id == proposal.id)) or 0
+
+
 def versions(proposal: Proposal) -> list[ProposalVersion]:
     """The proposal's saved versions, newest first."""
     return list(db.session.scalars(

@@ -88,7 +88,13 @@ class RoundData:
     is_own_finalist_vote_allowed: bool = True
     are_juror_names_public: bool = False
     are_ballots_anonymous: bool = False
+    # Euros for one municipality to build such a solution itself (optional). Not a rule: it
+    # only feeds the adoption dashboard's saving estimate, so it may change at any time.
+    estimated_cost: int | None = None
 
+
+# Far above any development cost, and inside a 32-bit INTEGER column.
+COST_MAX = 1_000_000_000
 
 RULE_FIELDS = (
     "max_finalists", "max_winners", "jury_weight", "vote_weighting", "diversity_threshold",
@@ -138,6 +144,10 @@ def _validate_rules(data: RoundData) -> None:
     if not 0 < data.diversity_threshold <= 1:
         raise ValidationError(
             _l("The diversity threshold lies above 0 and at most 1."), field="diversity_threshold"
+        )
+    if data.estimated_cost is not None and not 0 <= data.estimated_cost <= COST_MAX:
+        raise ValidationError(
+            _l("Give the estimated cost in whole euros, 0 or more."), field="estimated_cost"
         )
 
 
@@ -204,6 +214,7 @@ def create_round(
     )
     for name in RULE_FIELDS:
         setattr(rnd, name, getattr(data, name))
+    rnd.estimated_cost = data.estimated_cost
     for phase in PHASES:
         rnd.windows.append(PhaseWindow(phase=phase.value, ends_at=schedule.get(phase)))
     rnd.window(Phase.DRAFT).entered_at = now
@@ -215,7 +226,9 @@ def create_round(
                                  description_en=text_en))
     db.session.flush()
     audit.record("round.created", actor=actor, now=now, object_type="round", object_id=rnd.id,
-                 round_id=rnd.id, data={"title": rnd.title, **_rules(rnd), **_schedule(rnd)})
+                 round_id=rnd.id, data={"title": rnd.title, **_rules(rnd),
+                                        "estimated_cost": rnd.estimated_cost,
+                                        **_schedule(rnd)})
     return rnd
 
 
@@ -256,7 +269,8 @@ def hold_phase(rnd: Round, phase: Phase, refusal: str) -> None:
 
 
 def update_round(actor: User, rnd: Round, data: RoundData, *, now: datetime) -> None:
-    """Edit title, theme and description; the rules only while the round is a draft."""
+    """Edit title, theme, description and the estimated cost; the rules only while the round
+    is a draft."""
     require_role(actor, Role.ORGANISER)
     _validate_rules(data)
     _lock(rnd)
@@ -266,12 +280,13 @@ def update_round(actor: User, rnd: Round, data: RoundData, *, now: datetime) -> 
             _l("The rules are fixed once submission has opened."), field=sorted(changed_rules)[0]
         )
     before = {"title": rnd.title, "theme": rnd.theme, "description": rnd.description,
-              **_rules(rnd)}
+              "estimated_cost": rnd.estimated_cost, **_rules(rnd)}
     rnd.title, rnd.theme, rnd.description = data.title.strip(), data.theme.strip(), data.description
+    rnd.estimated_cost = data.estimated_cost
     for name in changed_rules:
         setattr(rnd, name, getattr(data, name))
     after = {"title": rnd.title, "theme": rnd.theme, "description": rnd.description,
-             **_rules(rnd)}
+             "estimated_cost": rnd.estimated_cost, **_rules(rnd)}
     if before != after:
         rnd.updated_at = now
         changes = {k: [before[k], after[k]] for k in before if before[k] != after[k]}
@@ -544,6 +559,8 @@ def phase_label(phase: Phase) -> str:
 
 def get_round(slug: str) -> Round:
     """A round by slug, or NotFound."""
+    # Windows load with "selectin" (one more query, however many rounds): not a joined eager
+    # load, which would make the later FOR UPDATE refresh an outer join PostgreSQL refuses.
     rnd = db.session.scalar(select(Round).where(Round.slug == slug))
     if rnd is None:
         raise NotFound(_l("No such round."))

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from competition.extensions import db
 from competition.models import OPEN_LICENCES, Cluster, Role, Round, Standard, User
-from competition.services import audit
+from competition.services import audit, notifications
 from competition.services.errors import NotFound, PermissionDenied, ValidationError
 from competition.services.proposals import clean_text, is_db_id
 
@@ -147,6 +147,7 @@ def update_standard(actor: User, standard: Standard, data: StandardData, *,
                if getattr(standard, name) != getattr(clean, name)]
     if not changed:
         return []
+    previous_version = standard.version
     for name in changed:
         setattr(standard, name, getattr(clean, name))
     standard.updated_at = now
@@ -157,4 +158,7 @@ def update_standard(actor: User, standard: Standard, data: StandardData, *,
                  data={"changed": changed,
                        **{name: getattr(clean, name) for name in changed
                           if name != "description"}})
+    if "version" in changed:
+        # The adopting municipalities hear of it, in this transaction.
+        notifications.standard_version_changed(standard, previous_version, actor=actor, now=now)
     return changed

@@ -31,6 +31,8 @@ from competition.engine import tally as engine
 from competition.extensions import db
 from competition.models import (
     Cluster,
+    CoSubmission,
+    CoSubmissionStatus,
     FinalBallot,
     FinalistWork,
     Municipality,
@@ -49,7 +51,7 @@ from competition.services.development import cluster_finalists
 from competition.services.errors import InvalidState, NotFound, PermissionDenied, ValidationError
 from competition.services.mail import queue_mail
 from competition.services.preselection import vote_refusal, voting_municipality_ids
-from competition.services.proposals import involved_municipality_ids, is_db_id
+from competition.services.proposals import is_db_id
 from competition.services.rounds import hold_phase, on_phase_end, phase_label
 from competition.urls import external_url
 
@@ -95,9 +97,9 @@ def set_brackets(actor: User, rnd: Round, rows: list[tuple[int, Decimal]], *,
         raise ValidationError(_l("Two brackets start at the same number of inhabitants."))
     for minimum, weight in rows:
         if not 0 <= minimum <= MAX_POPULATION:
-            raise ValidationError(
-                _l("A bracket starts at a number of inhabitants from 0 to %(max)d.",
-                   max=MAX_POPULATION))
+            raise ValidationError(_l(
+                "A bracket starts at a number of inhabitants from 0 to %(max)d.",
+                max=MAX_POPULATION))
         if not weight.is_finite() or not (0 < weight <= MAX_WEIGHT):
             raise ValidationError(_l("A weight lies above 0 and at most %(max)d.",
                                      max=int(MAX_WEIGHT)))
@@ -173,8 +175,16 @@ class Option:
 
 def options(cluster: Cluster, municipality_id: int | None) -> list[Option]:
     """The cluster's finalists, marked where the municipality is involved."""
-    return [Option(p, municipality_id in involved_municipality_ids(p))
-            for p in cluster_finalists(cluster)]
+    finalists = cluster_finalists(cluster)
+    # Owner or accepted co-submitter (`involved_municipality_ids`), for all finalists at once.
+    co_submitting = {pid for (pid,) in db.session.execute(
+        select(CoSubmission.proposal_id).where(
+            CoSubmission.proposal_id.in_([p.id for p in finalists]),
+            CoSubmission.municipality_id == municipality_id,
+            CoSubmission.status == CoSubmissionStatus.ACCEPTED.value))
+    } if finalists and municipality_id is not None else set()
+    return [Option(p, municipality_id == p.municipality_id or p.id in co_submitting)
+            for p in finalists]
 
 
 def current_ballot(municipality_id: int, cluster: Cluster) -> FinalBallot | None:
@@ -200,8 +210,19 @@ class OverviewRow:
 
 def overview(municipality_id: int, rnd: Round) -> list[OverviewRow]:
     """Per vraagstuk to vote on: the municipality's current ballot, if cast."""
-    return [OverviewRow(c, len(cluster_finalists(c)), current_ballot(municipality_id, c))
-            for c in vote_clusters(rnd)]
+    from competition.models import FinalistDecision
+
+    clusters = vote_clusters(rnd)
+    ids = [c.id for c in clusters]
+    # Two queries for the whole round, however many vraagstukken it has.
+    finalists = dict(db.session.execute(
+        select(FinalistDecision.cluster_id, func.count(FinalistDecision.id))
+        .where(FinalistDecision.cluster_id.in_(ids), FinalistDecision.is_finalist)
+        .group_by(FinalistDecision.cluster_id)).all()) if ids else {}
+    ballots = {b.cluster_id: b for b in db.session.scalars(select(FinalBallot).where(
+        FinalBallot.cluster_id.in_(ids), FinalBallot.municipality_id == municipality_id,
+        FinalBallot.is_current.is_(True)))} if ids else {}
+    return [OverviewRow(c, finalists.get(c.id, 0), ballots.get(c.id)) for c in clusters]
 
 
 def _number(value: Decimal) -> int | float:
@@ -353,12 +374,19 @@ def turnout(rnd: Round) -> list[Turnout]:
     population = dict(db.session.execute(
         select(Municipality.id, Municipality.population).where(Municipality.id.in_(voters))
     ).all()) if voters else {}
+    clusters = vote_clusters(rnd)
+    # One query for every vraagstuk of the round.
+    by_cluster: dict[int, list[Municipality]] = {c.id: [] for c in clusters}
+    if clusters:
+        for cluster_id, municipality in db.session.execute(
+                select(FinalBallot.cluster_id, Municipality).select_from(Municipality)
+                .join(FinalBallot, FinalBallot.municipality_id == Municipality.id)
+                .where(FinalBallot.cluster_id.in_(by_cluster), FinalBallot.is_current.is_(True))
+                .order_by(Municipality.name, Municipality.id)):
+            by_cluster[cluster_id].append(municipality)
     out = []
-    for cluster in vote_clusters(rnd):
-        voted = list(db.session.scalars(
-            select(Municipality).join(FinalBallot, FinalBallot.municipality_id == Municipality.id)
-            .where(FinalBallot.cluster_id == cluster.id, FinalBallot.is_current.is_(True))
-            .order_by(Municipality.name)))
+    for cluster in clusters:
+        voted = by_cluster[cluster.id]
         # A municipality that voted and then stopped taking part still has a counted ballot:
         # it stays among the eligible, so a share never exceeds 100%.
         late = [m for m in voted if m.id not in population]
@@ -366,6 +394,16 @@ def turnout(rnd: Round) -> list[Turnout]:
                            sum(m.population for m in voted),
                            sum(population.values()) + sum(m.population for m in late)))
     return out
+
+
+def is_vote_cluster(cluster: Cluster) -> bool:
+    """Whether the cluster is one of its round's `vote_clusters` (without listing them all)."""
+    from competition.models import FinalistDecision
+
+    return cluster.is_confirmed and db.session.scalar(
+        select(FinalistDecision.id).where(FinalistDecision.cluster_id == cluster.id,
+                                          FinalistDecision.is_finalist.is_(True))
+        .limit(1)) is not None
 
 
 def vote_clusters(rnd: Round) -> list[Cluster]:

@@ -98,8 +98,7 @@ def _vote_cluster(cluster_id: int):
     """A cluster with finalists in a round whose final vote has opened (404 otherwise)."""
     cluster = voting.get_ballot_cluster(cluster_id)
     rnd = load_round_by_id(cluster.round_id)
-    if (rnd.current_phase.index < Phase.FINAL_VOTE.index
-            or cluster.id not in {c.id for c in voting.vote_clusters(rnd)}):
+    if rnd.current_phase.index < Phase.FINAL_VOTE.index or not voting.is_vote_cluster(cluster):
         abort(404)
     return cluster, rnd
 
@@ -149,7 +148,8 @@ def final_ballot(cluster_id: int):
             lambda: voting.cast_ballot(current_user, cluster, form.ranked(), now=clock.now()),
             _("Your municipality’s ballot has been saved. Save the receipt code below."),
             form=form):
-        return redirect(url_for("voting.receipt", cluster_id=cluster.id))
+        # The id from the URL: after the commit, `cluster.id` would reload the row.
+        return redirect(url_for("voting.receipt", cluster_id=cluster_id))
     return render_template("voting/final_ballot.html", round=rnd, cluster=cluster, form=form,
                            options=options, ballot=current, is_open=is_open,
                            own_forbidden=not rnd.is_own_finalist_vote_allowed,
