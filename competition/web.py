@@ -26,6 +26,20 @@ def safe_next(target: str | None, fallback: str) -> str:
     return target
 
 
+def percent(value: float) -> str:
+    """A share in the page's language, one decimal (12,3% in Dutch)."""
+    from flask_babel import format_percent
+
+    return format_percent(value, format="#,##0.0%")
+
+
+def euros(value: int) -> str:
+    """Whole euros in the page's language (€ 250.000 in Dutch)."""
+    from flask_babel import format_currency
+
+    return format_currency(value, "EUR", format="¤ #,##0", currency_digits=False)
+
+
 def init_app(app: Flask) -> None:
     """Register template helpers, the language switch and after-commit mail delivery."""
 
@@ -69,7 +83,8 @@ def init_app(app: Flask) -> None:
 
     # Globals (not a context processor) so imported macros see them too.
     app.jinja_env.globals.update(
-        Phase=Phase, Role=Role, phase_label=phase_label, role_label=role_label
+        Phase=Phase, Role=Role, phase_label=phase_label, role_label=role_label,
+        percent=percent, euros=euros,
     )
 
     @app.context_processor

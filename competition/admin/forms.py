@@ -68,6 +68,10 @@ def plausible_moment(form, field) -> None:
 class PercentField(FloatField):
     """A percentage; accepts a decimal comma ("33,3") and a trailing % sign."""
 
+    # A text box, like EuroField: browsers empty a number input whose value has a decimal
+    # comma, which is how the Dutch pages show 33,33.
+    widget = widgets.TextInput()
+
     def process_formdata(self, valuelist):
         if valuelist:
             valuelist = [valuelist[0].strip().rstrip("%").strip().replace(",", ".")]

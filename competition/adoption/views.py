@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from flask import Blueprint, current_app, redirect, render_template, url_for
-from flask_babel import format_currency, format_date, format_percent
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -17,6 +17,7 @@ from competition.forms import perform
 from competition.models import Adoption, AdoptionStatus, Cluster, Round, Standard
 from competition.services import adoption, municipalities, standards
 from competition.services.errors import PermissionDenied
+from competition.web import percent
 
 bp = Blueprint("adoption", __name__)
 
@@ -26,16 +27,6 @@ CHART_WIDTH, CHART_HEIGHT = 640, 260
 CHART_LEFT, CHART_RIGHT, CHART_TOP, CHART_BOTTOM = 48, 16, 16, 44
 CHART_MAX_X_LABELS, CHART_MAX_MARKERS = 8, 36
 JATPRIJS_LIMIT = 10
-
-
-def percent(value: float) -> str:
-    """A share in the page's language, one decimal (12,3%)."""
-    return format_percent(value, format="#,##0.0%")
-
-
-def euros(value: int) -> str:
-    """Whole euros in the page's language (€ 250.000)."""
-    return format_currency(value, "EUR", format="¤ #,##0", currency_digits=False)
 
 
 def _nice_step(top: int) -> int:
@@ -132,7 +123,6 @@ def adoption_section(standard: Standard, form: AdoptionForm | None = None) -> di
         "statuses": adoption.STATUS_ORDER,
         "adopted": AdoptionStatus.ADOPTED,
         "label": adoption.status_label,
-        "percent": percent,
         "share": percent(coverage.share),
         "population_share": percent(coverage.population_share),
         "chart": progress_chart(points),
@@ -158,7 +148,7 @@ def adoption_counts() -> dict[int, int]:
 @login_required
 def record(standard_id: int):
     """A member or delegate records their municipality's adoption status for a standard."""
-    standard = adoption.get_standard(standard_id)
+    standard = standards.get_standard(standard_id)
     refusal = adoption.record_refusal(current_user)
     if refusal:
         raise PermissionDenied(refusal)
@@ -182,7 +172,7 @@ def record(standard_id: int):
 @bp.get("/standaarden/<int:standard_id>/adoptie.csv", endpoint="export_csv")
 def export_csv(standard_id: int):
     """Every active municipality's adoption status for a standard as CSV (open data)."""
-    standard = adoption.get_standard(standard_id)
+    standard = standards.get_standard(standard_id)
     return csv_response(adoption.export_rows(standard), adoption.EXPORT_COLUMNS,
                         f"standaard-{standard.id}-adoptie.csv")
 
@@ -193,8 +183,7 @@ def dashboard():
     rows = adoption.dashboard()
     return render_template("adoption/dashboard.html", rows=rows,
                            totals=adoption.dashboard_totals(rows),
-                           municipalities=adoption.active_municipality_count(),
-                           percent=percent, euros=euros)
+                           municipalities=adoption.active_municipality_count())
 
 
 def _places(values: list[int | float]) -> list[int]:

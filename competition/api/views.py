@@ -292,7 +292,7 @@ def standards_list():
 def standard_detail(standard_id: int):
     """A standard: what it is, who owns it, where to find it."""
     Params()
-    s = adoption.get_standard(standard_id)
+    s = standards.get_standard(standard_id)
     return jsonify(out.standard_detail(s, opendata.round_by_id(s.round_id)))
 
 
@@ -301,7 +301,7 @@ def standard_adoption(standard_id: int):
     """How far a standard has spread: counts and shares, by province, over time, and every
     municipality's recorded status."""
     Params()
-    s = adoption.get_standard(standard_id)
+    s = standards.get_standard(standard_id)
     coverage = adoption.coverage(s)
     return jsonify(out.adoption(s, coverage, adoption.by_province(s), adoption.progress(s),
                                 adoption.adopters(s), adoption.saving(s, coverage.adopted)))
@@ -323,6 +323,6 @@ def municipalities_list():
 def municipality_detail(code: str):
     """A municipality and its adoption status for every standard."""
     Params()
-    m = opendata.public_municipality(code.upper())
+    m = municipalities.get_by_code(code)
     return jsonify(out.municipality_detail(m, adoption.municipality_statuses(m)))
 

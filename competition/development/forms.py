@@ -26,6 +26,7 @@ from competition.services.development import (
     NOTES_MAX,
     TITLE_MAX,
     URL_MAX,
+    check_licence,
     check_url,
 )
 from competition.services.proposals import clean_text
@@ -123,8 +124,10 @@ class WorkForm(FlaskForm):
 
     # The service's rules for the licence, checked with the rest of the form (see web_address).
     def validate_licence(self, field) -> None:
-        if (field.data or "") not in (*OPEN_LICENCES, LICENCE_OTHER, ""):
-            raise ValidationError(_l("Choose a licence from the list."))
+        try:
+            check_licence(field.data or "")
+        except errors.ValidationError as exc:
+            raise ValidationError(str(exc.message)) from None
 
     def validate_licence_notes(self, field) -> None:
         if (self.licence.data == LICENCE_OTHER

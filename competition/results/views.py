@@ -4,7 +4,7 @@ vote (winners, the full count, turnout and the ballot export)."""
 import json
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, url_for
-from flask_babel import format_percent, get_locale
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -15,6 +15,7 @@ from competition.results.forms import OverrideForm
 from competition.rounds.views import can_see_drafts, load_round, load_round_by_id, require_organiser
 from competition.services import clustering, preselection, proposals, standards, voting
 from competition.services.errors import InvalidState, NotFound
+from competition.web import percent
 
 bp = Blueprint("results", __name__)
 
@@ -101,10 +102,6 @@ def _vote_status(rnd) -> dict:
             "is_closed": voting.is_closed(rnd)}
 
 
-def _percent(value: float) -> str:
-    return format_percent(value, format="#,##0.0%")
-
-
 def _proposals(ids) -> dict[str, Proposal]:
     """Proposals by id as the count names them (strings), in one query."""
     found = proposals.get_proposals(int(pid) for pid in ids)
@@ -121,7 +118,7 @@ def final_overview(slug: str):
         "results/final.html", round=rnd, status=_vote_status(rnd), results=results,
         standards=standards.round_standards(rnd),
         proposals=_proposals(pid for _cluster, r in results for pid in r.winner_ids),
-        threshold=_percent(rnd.diversity_threshold))
+        threshold=percent(rnd.diversity_threshold))
 
 
 def _short(text: str) -> str:
@@ -169,17 +166,17 @@ def final_cluster(cluster_id: int):
         standards={s.proposal_id: s for s in standards.cluster_standards(cluster)},
         has_receipt_check="voting.check_receipt" in current_app.view_functions,
         wins={x: sum(1 for y in order if y != x and d[x][y] > d[y][x]) for x in order},
-        first_shares={x: _percent(first[x] / total) if total else "–" for x in order},
+        first_shares={x: percent(first[x] / total) if total else "–" for x in order},
         chart=_chart([(f"{place[x]}. {_short(by_id[x].title)}", first[x], x in winners)
                       for x in order]),
         turnout=turnout,
         percent={
-            "municipalities": _percent(turnout["voted"] / turnout["eligible"])
+            "municipalities": percent(turnout["voted"] / turnout["eligible"])
             if turnout.get("eligible") else None,
-            "population": _percent(turnout["population"] / turnout["total_population"])
+            "population": percent(turnout["population"] / turnout["total_population"])
             if turnout.get("total_population") else None,
-            "share": _percent(second["share"]) if second else None,
-            "threshold": _percent(second["threshold"]) if second else None,
+            "share": percent(second["share"]) if second else None,
+            "threshold": percent(second["threshold"]) if second else None,
         })
 
 

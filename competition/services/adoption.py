@@ -53,8 +53,8 @@ from competition.models import (
     VoteResult,
 )
 from competition.services import audit
-from competition.services.errors import InvalidState, NotFound, PermissionDenied, ValidationError
-from competition.services.proposals import clean_text, is_db_id
+from competition.services.errors import InvalidState, PermissionDenied, ValidationError
+from competition.services.proposals import clean_text
 
 S = AdoptionStatus
 TRANSITIONS: dict[AdoptionStatus, frozenset[AdoptionStatus]] = {
@@ -80,14 +80,6 @@ def local_date(moment: datetime) -> date:
 def declared_on(standard: Standard) -> date:
     """The day (Dutch time) the standard was declared."""
     return local_date(standard.declared_at)
-
-
-def get_standard(standard_id: int) -> Standard:
-    """A standard by id, or NotFound."""
-    standard = db.session.get(Standard, standard_id) if is_db_id(standard_id) else None
-    if standard is None:
-        raise NotFound(_l("No such standard."))
-    return standard
 
 
 def record_refusal(user: User | None) -> str | None:
@@ -526,7 +518,9 @@ class PublicBallot:
 def ballots_are_public(rnd: Round) -> bool:
     """Whether the round's final-vote ballots may be shown with the municipality: only after
     the vote has closed, and never when the rules make them anonymous."""
-    return rnd.current_phase.index > Phase.FINAL_VOTE.index and not rnd.are_ballots_anonymous
+    from competition.services.voting import is_closed
+
+    return is_closed(rnd) and not rnd.are_ballots_anonymous
 
 
 def public_ballots(municipality: Municipality) -> list[PublicBallot]:

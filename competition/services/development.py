@@ -139,15 +139,30 @@ def get_update(update_id: int) -> ProgressUpdate:
 
 
 def check_url(value: str, field: str) -> str:
-    """A deliverable's web address (http or https), or "" for none; ValidationError otherwise."""
-    value = value.strip()
+    """A public web address (https, no spaces), or "" for none; ValidationError otherwise.
+
+    The one rule for every link the platform publishes: a finalist's deliverables become the
+    standard's links when it wins, and the standard must stay editable with them.
+    """
+    value = clean_text(value).strip()
     if not value:
         return ""
     parts = urlsplit(value)
-    if parts.scheme not in ("https", "http") or not parts.netloc or len(value) > URL_MAX:
-        raise ValidationError(_l("Give a full web address starting with https://."),
-                              field=field)
+    if (parts.scheme != "https" or not parts.hostname or len(value) > URL_MAX
+            or any(c.isspace() for c in value)):
+        raise ValidationError(
+            _l("Give a full web address starting with https:// (at most %(max)d characters).",
+               max=URL_MAX), field=field)
     return value
+
+
+def check_licence(licence: str) -> str:
+    """An offered licence (an open one, "other", or "" for none yet); ValidationError
+    otherwise."""
+    licence = clean_text(licence).strip()
+    if licence not in (*OPEN_LICENCES, LICENCE_OTHER, ""):
+        raise ValidationError(_l("Choose a licence from the list."), field="licence")
+    return licence
 
 
 def work(proposal: Proposal) -> FinalistWork | None:
@@ -163,10 +178,8 @@ def save_work(actor: User, proposal: Proposal, *, demo_url: str, documentation_u
     links = {"demo_url": check_url(demo_url, "demo_url"),
              "documentation_url": check_url(documentation_url, "documentation_url"),
              "source_url": check_url(source_url, "source_url")}
-    licence = licence.strip()
+    licence = check_licence(licence)
     licence_notes, cost_notes = clean_text(licence_notes).strip(), clean_text(cost_notes).strip()
-    if licence not in (*OPEN_LICENCES, LICENCE_OTHER, ""):
-        raise ValidationError(_l("Choose a licence from the list."), field="licence")
     if licence == LICENCE_OTHER and len(licence_notes) < LICENCE_NOTES_MIN:
         raise ValidationError(_l("Explain which licence and why it is not an open one."),
                               field="licence_notes")

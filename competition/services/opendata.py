@@ -249,13 +249,6 @@ def municipality_by_code(code: str) -> Municipality | None:
     return db.session.scalar(select(Municipality).where(Municipality.code == code))
 
 
-def public_municipality(code: str) -> Municipality:
-    municipality = municipality_by_code(code)
-    if municipality is None:
-        raise NotFound(_l("No municipality with code %(code)s.", code=code))
-    return municipality
-
-
 # --- feeds -------------------------------------------------------------------------------------
 
 FEED_SIZE = 50

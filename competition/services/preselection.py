@@ -875,7 +875,9 @@ def cluster_result(cluster: Cluster) -> tuple[PreselectionResult | None, list[Fi
 
 def finalists(cluster: Cluster) -> list[Proposal]:
     """The cluster's finalists (after overrides), by rank."""
-    return [d.proposal for d in cluster_result(cluster)[1] if d.is_finalist]
+    from competition.services.development import cluster_finalists
+
+    return cluster_finalists(cluster)
 
 
 def is_published(rnd: Round) -> bool:

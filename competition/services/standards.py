@@ -8,21 +8,19 @@ description, links, licence and version up to date. Every change is audit-logged
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urlsplit
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from competition.extensions import db
-from competition.models import OPEN_LICENCES, Cluster, Role, Round, Standard, User
+from competition.models import Cluster, Role, Round, Standard, User
 from competition.services import audit, notifications
+from competition.services.development import check_licence, check_url
 from competition.services.errors import NotFound, PermissionDenied, ValidationError
 from competition.services.proposals import clean_text, is_db_id
 
 DESCRIPTION_MAX = 20_000
-URL_MAX = 500
 VERSION_MAX = 40
-LICENCE_OTHER = "other"
 # A version as people write them: 1.0, 2.1.3, 2027.1, 1.0-beta, v2 …
 VERSION_PATTERN = re.compile(r"[0-9A-Za-z][0-9A-Za-z.+_-]*")
 EDITABLE_FIELDS = ("description", "demo_url", "documentation_url", "source_url", "licence",
@@ -89,19 +87,6 @@ def edit_refusal(user: User | None, standard: Standard) -> str | None:
                   "this standard."))
 
 
-def _check_url(value: str, field: str) -> str:
-    value = clean_text(value)
-    if not value:
-        return ""
-    parts = urlsplit(value)
-    if (parts.scheme != "https" or not parts.hostname or len(value) > URL_MAX
-            or any(c.isspace() for c in value)):
-        raise ValidationError(
-            _l("Give a full web address starting with https:// (at most %(max)d characters).",
-               max=URL_MAX), field=field)
-    return value
-
-
 @dataclass
 class StandardData:
     description: str
@@ -117,9 +102,7 @@ def _clean(data: StandardData) -> StandardData:
     if len(description) > DESCRIPTION_MAX:
         raise ValidationError(_l("At most %(max)d characters.", max=DESCRIPTION_MAX),
                               field="description")
-    licence = clean_text(data.licence)
-    if licence not in (*OPEN_LICENCES, LICENCE_OTHER, ""):
-        raise ValidationError(_l("Choose a licence from the list."), field="licence")
+    licence = check_licence(data.licence)
     version = clean_text(data.version)
     if not version or len(version) > VERSION_MAX or not VERSION_PATTERN.fullmatch(version):
         raise ValidationError(
@@ -127,9 +110,9 @@ def _clean(data: StandardData) -> StandardData:
                "at most %(max)d characters).", max=VERSION_MAX), field="version")
     return StandardData(
         description=description,
-        demo_url=_check_url(data.demo_url, "demo_url"),
-        documentation_url=_check_url(data.documentation_url, "documentation_url"),
-        source_url=_check_url(data.source_url, "source_url"),
+        demo_url=check_url(data.demo_url, "demo_url"),
+        documentation_url=check_url(data.documentation_url, "documentation_url"),
+        source_url=check_url(data.source_url, "source_url"),
         licence=licence,
         version=version,
     )

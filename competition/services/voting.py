@@ -14,9 +14,7 @@ the phase closes; the winner (or two) becomes the shared standard.
   `flask competition tally` reads, so anyone can recount.
 """
 
-import csv
 import hashlib
-import io
 import json
 import secrets
 from dataclasses import dataclass
@@ -27,6 +25,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 
+from competition.csv_export import csv_text
 from competition.engine import tally as engine
 from competition.extensions import db
 from competition.models import (
@@ -479,14 +478,9 @@ EXPORT_CSV_COLUMNS = ("receipt", "municipality", "weight", "ranking")
 
 def export_csv(cluster: Cluster) -> str:
     """The ballot list as CSV: one row per ballot, the ranking as ids joined by " > "."""
-    data = export(cluster)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(EXPORT_CSV_COLUMNS)
-    for b in data["ballots"]:
-        writer.writerow([b["receipt"], b["municipality"] or "", b["weight"],
-                         " > ".join(b["ranking"])])
-    return out.getvalue()
+    return csv_text(([b["receipt"], b["municipality"] or "", b["weight"],
+                      " > ".join(b["ranking"])] for b in export(cluster)["ballots"]),
+                    EXPORT_CSV_COLUMNS)
 
 
 def count_cluster(cluster: Cluster) -> engine.Result:

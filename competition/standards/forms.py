@@ -6,12 +6,8 @@ from wtforms import SelectField, StringField, TextAreaField, URLField
 from wtforms.validators import DataRequired, Length, Optional
 
 from competition.models import OPEN_LICENCES
-from competition.services.standards import (
-    DESCRIPTION_MAX,
-    LICENCE_OTHER,
-    URL_MAX,
-    VERSION_MAX,
-)
+from competition.services.development import LICENCE_OTHER, URL_MAX
+from competition.services.standards import DESCRIPTION_MAX, VERSION_MAX
 
 
 def licence_choices() -> list[tuple[str, str]]:
