@@ -15,9 +15,15 @@ after the other in the same run:
     /voorstellen/<id>                     a proposal page
     /vraagstukken/<id>/uitslag            a vraagstuk's final result
 
+Every page is measured twice in the same run, against two gunicorn servers started one after
+the other on the same database: first as deployed, with the whole-page cache for anonymous
+visitors in Redis (competition/pagecache.py; what an anonymous visitor gets), then with the
+cache off (what rendering a page costs: logged-in users, and the first visitor after a write).
+
 It prints requests per second, p50 and p99 latency and each page's throughput as a share of
-/healthz (target: 50% or more). Traffic goes to 127.0.0.1 only; every loop is bounded in
-time. Gunicorn is stopped and the database dropped at the end (--keep keeps the database).
+/healthz on the same server (target: 50% or more). Traffic goes to 127.0.0.1 only; every loop
+is bounded in time. Gunicorn is stopped, the database dropped and the benchmark's cache keys
+removed at the end (--keep keeps the database).
 """
 
 import argparse
@@ -158,14 +164,25 @@ def gunicorn(config: dict, *, workers: int, worker_class: str = "sync", threads:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def request(port: int, path: str) -> tuple[int, bytes]:
+def request(port: int, path: str) -> tuple[int, str | None]:
+    """One GET: status and X-Cache header."""
     conn = http.client.HTTPConnection(HOST, port, timeout=30)
     try:
         conn.request("GET", path)
         response = conn.getresponse()
-        return response.status, response.read()
+        response.read()
+        return response.status, response.getheader("X-Cache")
     finally:
         conn.close()
+
+
+def clear_cache(redis_url: str, prefix: str) -> None:
+    """Remove the benchmark's page cache keys."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    for key in client.scan_iter(match=f"{prefix}*"):
+        client.delete(key)
 
 
 # --- seeding -----------------------------------------------------------------------------------
@@ -270,17 +287,15 @@ def load(port: int, path: str, *, clients: int, duration: float, warmup: float) 
             "errors": sum(errors)}
 
 
-def print_table(results: dict[str, dict], paths: dict[str, str]) -> None:
+def print_table(title: str, results: dict[str, dict]) -> None:
     ceiling = results["/healthz"]["rps"] or float("nan")
     print()
+    print(title)
     print(f"{'page':<24} {'requests':>9} {'rps':>8} {'p50 ms':>8} {'p99 ms':>8} "
           f"{'% healthz':>10} {'errors':>7}")
     for name, r in results.items():
         print(f"{name:<24} {r['requests']:>9} {r['rps']:>8.1f} {r['p50']:>8.1f} {r['p99']:>8.1f} "
               f"{r['rps'] / ceiling * 100:>9.0f}% {r['errors']:>7}")
-    print()
-    for name, path in paths.items():
-        print(f"  {name:<24} {path}")
 
 
 def main() -> None:
@@ -301,6 +316,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--worker-class", default="sync", help="gunicorn worker class")
     parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/14",
+                        help="Redis for the page cache (default %(default)s)")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
 
@@ -314,22 +331,43 @@ def main() -> None:
         analyze(url)
         print(f"seeded {args.proposals} proposals in {time.perf_counter() - started:.0f} s "
               f"(database {args.database})")
-        with gunicorn(app_config(url), workers=args.workers, worker_class=args.worker_class,
-                      threads=args.threads) as port:
-            for path in paths.values():
-                status, _body = request(port, path)
-                if status != 200:
-                    raise SystemExit(f"{path} answered {status}")
-            results = {}
-            for name, path in paths.items():
-                results[name] = load(port, path, clients=args.clients,
-                                     duration=args.duration, warmup=args.warmup)
-                r = results[name]
-                print(f"  {name:<24} {r['rps']:8.1f} rps", flush=True)
+        prefix = f"oc-bench-{os.getpid()}:"
+        modes = {
+            "page cache for anonymous visitors (Redis)": {
+                "CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": args.redis,
+                "CACHE_KEY_PREFIX": prefix},
+            "no page cache (every request renders)": {},
+        }
+        tables = {}
+        for mode, extra in modes.items():
+            print(f"\n{mode}", flush=True)
+            with gunicorn(app_config(url, **extra), workers=args.workers,
+                          worker_class=args.worker_class, threads=args.threads) as port:
+                for path in paths.values():
+                    status, _cache = request(port, path)
+                    if status != 200:
+                        raise SystemExit(f"{path} answered {status}")
+                    if extra and path != "/healthz":
+                        _status, cache = request(port, path)
+                        if cache != "hit":  # the figures would not be what they claim
+                            raise SystemExit(f"{path}: second request not from the cache "
+                                             f"(X-Cache: {cache})")
+                results = {}
+                for name, path in paths.items():
+                    results[name] = load(port, path, clients=args.clients,
+                                         duration=args.duration, warmup=args.warmup)
+                    r = results[name]
+                    print(f"  {name:<24} {r['rps']:8.1f} rps", flush=True)
+                tables[mode] = results
         print(f"\n{args.clients} clients, {args.duration:g} s per page, gunicorn "
               f"{args.workers} x {args.worker_class}"
               + (f" ({args.threads} threads)" if args.threads > 1 else ""))
-        print_table(results, paths)
+        for mode, results in tables.items():
+            print_table(mode, results)
+        print()
+        for name, path in paths.items():
+            print(f"  {name:<24} {path}")
+        clear_cache(args.redis, prefix)
     finally:
         if not args.keep:
             drop_database(args.server, args.database)

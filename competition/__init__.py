@@ -46,7 +46,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     login_manager.user_loader(load_session_user)
 
-    from competition import cli, errors, security, web
+    from competition import cli, errors, pagecache, security, web
     from competition.admin.views import bp as admin_bp
     from competition.adoption.views import bp as adoption_bp
     from competition.api.views import bp as api_bp
@@ -77,6 +77,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     errors.init_app(app)
     security.init_app(app)
     web.init_app(app)
+    # After web: its hooks (NUL-byte refusal) run before a cached page is served.
+    pagecache.init_app(app)
     cli.init_app(app)
 
     from competition.services import (

@@ -22,9 +22,12 @@ ENV_KEYS = (
     "SERVER_NAME",
     "JOBS_THREAD_WORKER",
     "MAIL_DELIVERY",
+    "CACHE_TYPE",
+    "CACHE_REDIS_URL",
+    "PAGE_CACHE_SECONDS",
 )
 BOOL_KEYS = {"MAIL_USE_TLS", "MAIL_USE_SSL", "SESSION_COOKIE_SECURE", "JOBS_THREAD_WORKER"}
-INT_KEYS = {"MAIL_PORT"}
+INT_KEYS = {"MAIL_PORT", "PAGE_CACHE_SECONDS"}
 
 
 class DefaultConfig:
@@ -49,6 +52,12 @@ class DefaultConfig:
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_RATE_LIMIT = "10 per minute;50 per hour"
+
+    # Whole-page cache for anonymous visitors (competition/pagecache.py): off unless a store is
+    # configured; with several worker processes use RedisCache + CACHE_REDIS_URL.
+    CACHE_TYPE = "NullCache"
+    CACHE_KEY_PREFIX = "open-competitie:"
+    PAGE_CACHE_SECONDS = 60
 
     MAIL_DEFAULT_SENDER = "Open Competitie <noreply@open-competitie.nl>"
     # "worker": a background job sends the outbox (a request never waits for the mail server);

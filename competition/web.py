@@ -91,6 +91,14 @@ def init_app(app: Flask) -> None:
     def _request_globals() -> dict:
         return {"now": clock.now(), "current_locale": str(get_locale())}
 
+    @app.get("/taal/<lang>")
+    def choose_language(lang: str):
+        """Switch the language of an anonymous visit (a link: it changes only this browser's
+        session, so public pages carry no per-visitor form and can be cached)."""
+        if lang in current_app.config["LANGUAGES"]:
+            session["lang"] = lang
+        return redirect(safe_next(request.args.get("next"), url_for("rounds.home")))
+
     @app.post("/taal")
     def set_language():
         """Switch the interface language (form post, works without JavaScript)."""

@@ -69,6 +69,7 @@ ACCESS = {
     "healthz": PUBLIC,
     "static": PUBLIC,
     "set_language": PUBLIC,
+    "choose_language": PUBLIC,
     "auth.login": PUBLIC,
     "auth.forgot_password": PUBLIC,
     "auth.accept_invitation": PUBLIC,
@@ -277,6 +278,7 @@ def world(app, people):
             "phase": "submission",
             "token": "not-a-valid-token",
             "filename": "css/site.css",
+            "lang": "en",
         }
 
 

@@ -75,6 +75,7 @@ def _render_finalist(proposal: Proposal, *, work_form: WorkForm | None = None,
     questions = [(c, answers) for c, answers in thread
                  if c.kind == CommentKind.QUESTION.value]
     cluster = clustering.cluster_of(proposal)
+    can_publish = refusal is None
     return render_template(
         "development/finalist.html", proposal=proposal, round=rnd,
         cluster=cluster if cluster is not None and cluster.is_confirmed else None,
@@ -84,10 +85,12 @@ def _render_finalist(proposal: Proposal, *, work_form: WorkForm | None = None,
         questions=questions, message_count=sum(1 + len(a) for _c, a in thread),
         involved_ids=proposals.involved_municipality_ids(proposal),
         is_team=development.is_team(current_user, proposal),
-        can_publish=refusal is None, refusal=refusal,
-        update_form=update_form or UpdateForm(formdata=None),
-        work_form=work_form or _work_form(proposal),
-        file_form=DeliverableForm(formdata=None),
+        can_publish=can_publish, refusal=refusal,
+        # Forms only for those who may publish: a form starts a CSRF session, which would keep
+        # the public page out of the page cache.
+        update_form=update_form or (UpdateForm(formdata=None) if can_publish else None),
+        work_form=work_form or (_work_form(proposal) if can_publish else None),
+        file_form=DeliverableForm(formdata=None) if can_publish else None,
     )
 
 

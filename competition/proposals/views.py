@@ -402,10 +402,12 @@ def detail(proposal_id: int):
         can_mark_interest=proposals.can_mark_interest(user, proposal),
         can_answer=comments.can_answer(user, proposal),
         involved_ids=proposals.involved_municipality_ids(proposal),
-        comment_form=CommentForm(),
-        answer_form=AnswerForm(),
-        attachment_form=AttachmentForm(),
-        cosubmission_form=CoSubmissionForm(),
+        # Forms only for people who can use them: building one starts a CSRF session, which
+        # would keep the public page out of the page cache.
+        comment_form=CommentForm() if user else None,
+        answer_form=AnswerForm() if user else None,
+        attachment_form=AttachmentForm() if user else None,
+        cosubmission_form=CoSubmissionForm() if user else None,
         version_count=proposals.version_count(proposal),
         cluster=_public_cluster(proposal),
     )

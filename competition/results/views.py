@@ -57,12 +57,14 @@ def preselection_cluster(cluster_id: int):
     view = preselection.result_view(cluster)
     if not preselection.is_published(rnd) or view.stored is None:
         return redirect(url_for("results.preselection", slug=rnd.slug))
+    may_override = (current_user.is_authenticated and current_user.is_organiser
+                    and rnd.current_phase is Phase.DEVELOPMENT)
     return render_template(
         "results/preselection_cluster.html", round=rnd, cluster=cluster, view=view,
         data=view.data, locale=str(get_locale() or "nl"),
-        may_override=(current_user.is_authenticated and current_user.is_organiser
-                      and rnd.current_phase is Phase.DEVELOPMENT),
-        override_form=OverrideForm())
+        may_override=may_override,
+        # Only for organisers: a form starts a CSRF session (keeps the page out of the cache).
+        override_form=OverrideForm() if may_override else None)
 
 
 @bp.post("/beheer/voorstellen/<int:proposal_id>/finalist")

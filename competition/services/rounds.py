@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from competition.extensions import db
 from competition.models import (
@@ -526,6 +526,16 @@ def due_rounds(*, now: datetime) -> list[Round]:
         .where(Round.phase != Phase.ADOPTION.value, PhaseWindow.ends_at <= now)
         .order_by(Round.id)
     ))
+
+
+def next_phase_end() -> datetime | None:
+    """The earliest planned end of any round's current phase (past or future), in one query;
+    pages cached for anonymous visitors must not outlive it."""
+    return db.session.scalar(
+        select(func.min(PhaseWindow.ends_at))
+        .join(Round, (PhaseWindow.round_id == Round.id) & (PhaseWindow.phase == Round.phase))
+        .where(Round.phase != Phase.ADOPTION.value)
+    )
 
 
 def sync_all(*, now: datetime) -> dict[str, list[Phase]]:
