@@ -92,6 +92,10 @@ DEMO_DURATIONS = {
     Phase.DECIDED: timedelta(days=7),
 }
 
+# What building one of the round's solutions would cost a municipality on its own (the
+# dashboard's saving estimate).
+DEMO_ESTIMATED_COST = 120_000
+
 # Content steps added by later areas: each is called with (round, phase just entered, moment).
 PhaseContent = Callable[[Round, Phase, datetime], None]
 content_steps: list[PhaseContent] = []
@@ -130,7 +134,8 @@ def seed(target: Phase, *, now: datetime) -> Round:
     rnd = rounds.create_round(
         organiser,
         rounds.RoundData(title=ROUND_TITLE, theme=ROUND_THEME, description=ROUND_DESCRIPTION,
-                         max_finalists=DEMO_MAX_FINALISTS),
+                         max_finalists=DEMO_MAX_FINALISTS,
+                         estimated_cost=DEMO_ESTIMATED_COST),
         schedule,
         now=created,
     )

@@ -49,7 +49,16 @@ from competition.models import (
     Round,
     User,
 )
-from competition.services import accounts, attachments, comments, development, voting
+from competition.models.adoption import AdoptionStatus
+from competition.services import (
+    accounts,
+    adoption,
+    attachments,
+    comments,
+    development,
+    standards,
+    voting,
+)
 from competition.services.rounds import slugify
 
 EARLY = (0.05, 0.45)  # in the past when the demo stands in the middle of the phase
@@ -181,6 +190,8 @@ def add_demo_final(rnd: Round, phase: Phase, moment: datetime) -> None:
         _develop(rnd, moment)
     elif phase is Phase.FINAL_VOTE:
         _open_vote(rnd, moment)
+    elif phase is Phase.DECIDED:
+        _first_adoptions(rnd, moment)
 
 
 def finish_development(rnd: Round, organiser: User, end: datetime) -> None:
@@ -470,6 +481,46 @@ def _settle(rankings: dict[str, list[int]], taste: dict[str, dict[int, float]],
 
 
 # --- helpers -----------------------------------------------------------------------------------
+
+
+# --- adoption ----------------------------------------------------------------------------------
+
+# The first days after the result (the demo stands 3½ days into the decided phase): per demo
+# municipality its steps for every standard, as (hours after the result, status). Utrecht is
+# left undecided, so a visitor logged in as Utrecht can record an adoption.
+_ADOPTION_STEPS = {
+    "GM0363": [(6, AdoptionStatus.INTENDS), (30, AdoptionStatus.ADOPTING),
+               (70, AdoptionStatus.ADOPTED)],
+    "GM0014": [(20, AdoptionStatus.ADOPTED)],
+    "GM1900": [(26, AdoptionStatus.INTENDS)],
+    "GM0772": [(40, AdoptionStatus.ADOPTING)],
+    "GM0193": [(50, AdoptionStatus.DECLINED)],
+}
+_DECLINE_REASON = ("Wij hebben vorig jaar een eigen oplossing aanbesteed; we kijken opnieuw als "
+                   "dat contract afloopt.")
+
+
+def _first_adoptions(rnd: Round, moment: datetime) -> None:
+    actions = _Actions()
+    delegates = dict(_delegates())
+    for winners in standards.round_standards(rnd).values():
+        for standard in winners:
+            for code, steps in _ADOPTION_STEPS.items():
+                if code in delegates:
+                    for hours, status in steps:
+                        actions.add(moment + timedelta(hours=hours), _adopt, delegates[code],
+                                    standard, status)
+    actions.run()
+
+
+def _adopt(delegate: User, standard, status: AdoptionStatus, *, now: datetime) -> None:
+    today = now.astimezone(adoption.LOCAL_TZ).date()
+    adoption.record(delegate, standard, status,
+                    planned_on=today + timedelta(days=90) if status is AdoptionStatus.INTENDS
+                    else None,
+                    adopted_on=today if status is AdoptionStatus.ADOPTED else None,
+                    reason=_DECLINE_REASON if status is AdoptionStatus.DECLINED else "",
+                    now=now)
 
 
 def _pick(count: int, *parts: object) -> int:

@@ -346,10 +346,12 @@ def progress(standard: Standard, until: date | None = None) -> list[tuple[date, 
 
 
 def adopters(standard: Standard) -> list[Adoption]:
-    """Every municipality's status row for the standard, by municipality name."""
+    """Every active municipality's status row for the standard, by municipality name (the
+    same municipalities the counts and the CSV cover)."""
     return list(db.session.scalars(
         select(Adoption).join(Municipality, Municipality.id == Adoption.municipality_id)
-        .where(Adoption.standard_id == standard.id).order_by(Municipality.name)))
+        .where(Adoption.standard_id == standard.id, Municipality.is_active)
+        .order_by(Municipality.name)))
 
 
 def saving(standard: Standard, adopted: int) -> int | None:
