@@ -388,27 +388,10 @@ def _jury_reminders(rnd: Round, ends_at: datetime, now: datetime) -> int:
     return sent
 
 
-def non_voting_delegates(rnd: Round) -> list[tuple[User, int]]:
-    """Active delegates of voting municipalities that have not voted in every vraagstuk, with
-    how many vraagstukken their municipality still misses."""
-    voters = preselection.voting_municipality_ids()
-    missing: dict[int, int] = {}
-    for row in voting.turnout(rnd):
-        voted = {m.id for m in row.voted}
-        for municipality_id in voters - voted:
-            missing[municipality_id] = missing.get(municipality_id, 0) + 1
-    if not missing:
-        return []
-    users = db.session.scalars(select(User).where(
-        User.municipality_id.in_(missing), User.is_delegate.is_(True),
-        User.is_active.is_(True)).order_by(User.id))
-    return [(user, missing[user.municipality_id]) for user in users]
-
-
 def _vote_reminders(rnd: Round, ends_at: datetime, now: datetime) -> int:
     sent = 0
     link = external_url("voting.final_overview", slug=rnd.slug)
-    for user, missing in non_voting_delegates(rnd):
+    for user, missing in voting.non_voting_delegates(rnd):
         sent += notify(user, VOTE, "vote_reminder", now=now, round=rnd, missing=missing,
                        ends_at=ends_at, link=link) is not None
     return sent

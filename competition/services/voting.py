@@ -416,22 +416,32 @@ def vote_clusters(rnd: Round) -> list[Cluster]:
         .order_by(Cluster.label, Cluster.id)))
 
 
+def non_voting_delegates(rnd: Round) -> list[tuple[User, int]]:
+    """Active delegates of voting municipalities that have not voted in every vraagstuk, with
+    how many vraagstukken their municipality still misses."""
+    voters = voting_municipality_ids()
+    missing: dict[int, int] = {}
+    for row in turnout(rnd):
+        voted = {m.id for m in row.voted}
+        for municipality_id in voters - voted:
+            missing[municipality_id] = missing.get(municipality_id, 0) + 1
+    if not missing:
+        return []
+    users = db.session.scalars(select(User).where(
+        User.municipality_id.in_(missing), User.is_delegate.is_(True),
+        User.is_active.is_(True)).order_by(User.id))
+    return [(user, missing[user.municipality_id]) for user in users]
+
+
 def remind_non_voters(actor: User, rnd: Round, *, now: datetime) -> int:
     """Mail the delegates of municipalities that have not voted in every vraagstuk; returns
     how many delegates were mailed."""
     require_role(actor, Role.ORGANISER)
     if rnd.current_phase is not Phase.FINAL_VOTE:
         raise InvalidState(_l("Reminders can only be sent during the final vote."))
-    rows = turnout(rnd)
-    voters = voting_municipality_ids()
-    missing: dict[int, int] = {}
-    for row in rows:
-        voted = {m.id for m in row.voted}
-        for mid in voters - voted:
-            missing[mid] = missing.get(mid, 0) + 1
-    delegates = db.session.scalars(select(User).where(
-        User.municipality_id.in_(missing), User.is_delegate.is_(True),
-        User.is_active.is_(True)).order_by(User.id)).all() if missing else []
+    pending = non_voting_delegates(rnd)
+    delegates = [user for user, _missing in pending]
+    missing = {user.municipality_id: count for user, count in pending}
     for user in delegates:
         queue_mail(to=user.email, template="vote_reminder", category="vote", now=now,
                    locale=user.locale, user=user, round=rnd,
@@ -440,7 +450,7 @@ def remind_non_voters(actor: User, rnd: Round, *, now: datetime) -> int:
                    link=external_url("voting.final_overview", slug=rnd.slug))
     audit.record("final_vote.reminded", actor=actor, now=now, object_type="round",
                  object_id=rnd.id, round_id=rnd.id,
-                 data={"delegates": len(delegates), "municipalities": len(missing)})
+                 data={"delegates": len(delegates), "municipalities": len(set(missing))})
     return len(delegates)
 
 
