@@ -6,8 +6,8 @@ Creates a fresh database (default `bench_http` next to postgresql+psycopg://root
 runs the migrations, seeds a round carried to its decided phase (proposals, confirmed
 vraagstukken, published finalists and a counted final vote, with `build_round` from
 tests/test_query_counts.py), starts gunicorn (2 sync workers, as in production), and then hits
-each page with N concurrent keep-alive clients (threads, http.client) for a fixed time, one page
-after the other in the same run:
+each page with N concurrent keep-alive clients (threads, http.client); the pages take turns in
+short slices (--turns), so a burst of other work on a shared machine hits them all alike:
 
     /healthz                              the minimal Flask route: the ceiling
     /                                     the home page
@@ -220,7 +220,8 @@ class Client:
         self.port = port
         self.conn: http.client.HTTPConnection | None = None
 
-    def get(self, path: str) -> int:
+    def get(self, path: str) -> tuple[int, bool]:
+        """Status, and whether the answer came from the page cache."""
         for attempt in range(2):
             if self.conn is None:
                 self.conn = http.client.HTTPConnection(HOST, self.port, timeout=60)
@@ -235,7 +236,7 @@ class Client:
                 continue  # a kept-alive connection the server had closed: once more
             if response.will_close:
                 self.close()
-            return response.status
+            return response.status, response.getheader("X-Cache") == "hit"
         raise AssertionError("unreachable")
 
     def close(self) -> None:
@@ -251,6 +252,7 @@ def load(port: int, path: str, *, clients: int, duration: float, warmup: float) 
     stop = measure_from + duration
     samples: list[list[float]] = [[] for _ in range(clients)]
     errors = [0] * clients
+    hits = [0] * clients
 
     def worker(k: int) -> None:
         client = Client(port)
@@ -260,12 +262,13 @@ def load(port: int, path: str, *, clients: int, duration: float, warmup: float) 
                 if began >= stop:
                     return
                 try:
-                    status = client.get(path)
+                    status, hit = client.get(path)
                 except (http.client.HTTPException, OSError):
-                    status = 0
+                    status, hit = 0, False
                 ended = time.perf_counter()
                 if began >= measure_from:
                     samples[k].append(ended - began)
+                    hits[k] += hit
                     if status != 200:
                         errors[k] += 1
         finally:
@@ -276,15 +279,22 @@ def load(port: int, path: str, *, clients: int, duration: float, warmup: float) 
         t.start()
     for t in threads:
         t.join(timeout=duration + warmup + 120)
-    latencies = sorted(x for s in samples for x in s)
-    elapsed = max(time.perf_counter(), stop) - measure_from
+    return {"latencies": [x for s in samples for x in s],
+            "elapsed": max(time.perf_counter(), stop) - measure_from,
+            "errors": sum(errors), "hits": sum(hits)}
+
+
+def summary(slices: list[dict]) -> dict:
+    """Figures over all measured slices of one page."""
+    latencies = sorted(x for part in slices for x in part["latencies"])
+    elapsed = sum(part["elapsed"] for part in slices)
+    result = {"requests": len(latencies), "rps": len(latencies) / elapsed,
+              "errors": sum(part["errors"] for part in slices),
+              "hits": sum(part["hits"] for part in slices)}
     if not latencies:
-        return {"requests": 0, "rps": 0.0, "p50": float("nan"), "p99": float("nan"),
-                "errors": sum(errors)}
-    return {"requests": len(latencies), "rps": len(latencies) / elapsed,
-            "p50": statistics.median(latencies) * 1000,
-            "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
-            "errors": sum(errors)}
+        return {**result, "p50": float("nan"), "p99": float("nan")}
+    return {**result, "p50": statistics.median(latencies) * 1000,
+            "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000}
 
 
 def print_table(title: str, results: dict[str, dict]) -> None:
@@ -292,10 +302,11 @@ def print_table(title: str, results: dict[str, dict]) -> None:
     print()
     print(title)
     print(f"{'page':<24} {'requests':>9} {'rps':>8} {'p50 ms':>8} {'p99 ms':>8} "
-          f"{'% healthz':>10} {'errors':>7}")
+          f"{'% healthz':>10} {'errors':>7} {'cached':>7}")
     for name, r in results.items():
         print(f"{name:<24} {r['requests']:>9} {r['rps']:>8.1f} {r['p50']:>8.1f} {r['p99']:>8.1f} "
-              f"{r['rps'] / ceiling * 100:>9.0f}% {r['errors']:>7}")
+              f"{r['rps'] / ceiling * 100:>9.0f}% {r['errors']:>7} "
+              f"{r['hits'] / max(r['requests'], 1) * 100:>6.0f}%")
 
 
 def main() -> None:
@@ -311,8 +322,11 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32, help="concurrent clients")
     parser.add_argument("--duration", type=float, default=10.0,
                         help="seconds measured per page (default %(default)s)")
-    parser.add_argument("--warmup", type=float, default=2.0,
-                        help="seconds of load per page before measuring (default %(default)s)")
+    parser.add_argument("--warmup", type=float, default=1.0,
+                        help="seconds of load before each measured slice (default %(default)s)")
+    parser.add_argument("--turns", type=int, default=5,
+                        help="slices the duration is split into, pages taking turns "
+                             "(default %(default)s)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--worker-class", default="sync", help="gunicorn worker class")
     parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker")
@@ -352,13 +366,16 @@ def main() -> None:
                         if cache != "hit":  # the figures would not be what they claim
                             raise SystemExit(f"{path}: second request not from the cache "
                                              f"(X-Cache: {cache})")
-                results = {}
-                for name, path in paths.items():
-                    results[name] = load(port, path, clients=args.clients,
-                                         duration=args.duration, warmup=args.warmup)
-                    r = results[name]
-                    print(f"  {name:<24} {r['rps']:8.1f} rps", flush=True)
-                tables[mode] = results
+                # Pages take turns in short slices, so a burst of other work on this (shared)
+                # machine hits every page alike instead of whichever ran at that moment.
+                slices: dict[str, list[dict]] = {name: [] for name in paths}
+                for turn in range(args.turns):
+                    for name, path in paths.items():
+                        slices[name].append(load(port, path, clients=args.clients,
+                                                 duration=args.duration / args.turns,
+                                                 warmup=args.warmup))
+                    print(f"  turn {turn + 1} of {args.turns}", flush=True)
+                tables[mode] = {name: summary(parts) for name, parts in slices.items()}
         print(f"\n{args.clients} clients, {args.duration:g} s per page, gunicorn "
               f"{args.workers} x {args.worker_class}"
               + (f" ({args.threads} threads)" if args.threads > 1 else ""))
