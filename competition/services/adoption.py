@@ -31,7 +31,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from competition.extensions import db
 from competition.models import (
@@ -54,6 +54,7 @@ from competition.models import (
 )
 from competition.services import audit
 from competition.services.errors import InvalidState, PermissionDenied, ValidationError
+from competition.services.locks import lock_row
 from competition.services.proposals import clean_text
 
 S = AdoptionStatus
@@ -107,15 +108,8 @@ def current_status(adoption: Adoption | None) -> AdoptionStatus:
 
 def _lock_municipality(municipality_id: int) -> None:
     """Queue simultaneous records of one municipality, so the first record of two requests
-    cannot both insert a row: PostgreSQL locks the municipality's row; SQLite takes its write
-    lock up front (a no-op update) instead of failing when the second request writes."""
-    if db.session.get_bind().dialect.name == "sqlite":
-        db.session.execute(update(Municipality).where(Municipality.id == municipality_id)
-                           .values(name=Municipality.name)
-                           .execution_options(synchronize_session=False))
-    else:
-        db.session.execute(select(Municipality.id).where(Municipality.id == municipality_id)
-                           .with_for_update())
+    cannot both insert a row."""
+    lock_row(Municipality, municipality_id)
 
 
 def _add_years(day: date, years: int) -> date:

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_ngettext
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.orm import selectinload
 
@@ -32,6 +32,7 @@ from competition.models import (
 from competition.services import audit, jobs
 from competition.services.accounts import require_role
 from competition.services.errors import ConflictError, InvalidState, NotFound, ValidationError
+from competition.services.locks import lock_row
 from competition.services.proposals import is_db_id
 from competition.services.rounds import phase_label, precondition
 
@@ -177,11 +178,8 @@ def _lock_round(rnd: Round) -> None:
     write lock until commit, so everything read after this is current and stays so.
     """
     db.session.flush()
-    if db.session.get_bind().dialect.name == "sqlite":
-        db.session.execute(update(Round).where(Round.id == rnd.id)
-                           .values(updated_at=Round.updated_at)
-                           .execution_options(synchronize_session=False))
-    db.session.refresh(rnd, with_for_update=True)
+    lock_row(Round, rnd.id)
+    db.session.refresh(rnd)
 
 
 def _reload(cluster: Cluster) -> None:

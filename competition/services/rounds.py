@@ -35,6 +35,7 @@ from competition.models import (
 from competition.services import audit
 from competition.services.accounts import require_role
 from competition.services.errors import InvalidState, NotFound, ValidationError
+from competition.services.locks import lock_row
 
 
 class PhaseAlreadyClosed(InvalidState):
@@ -257,13 +258,8 @@ def hold_phase(rnd: Round, phase: Phase, refusal: str) -> None:
     not wait for each other). SQLite: the database's write lock, taken up front.
     """
     db.session.flush()
-    if db.session.get_bind().dialect.name == "sqlite":
-        db.session.execute(update(Round).where(Round.id == rnd.id)
-                           .values(updated_at=Round.updated_at)
-                           .execution_options(synchronize_session=False))
-        db.session.refresh(rnd, ["phase"])
-    else:
-        db.session.refresh(rnd, ["phase"], with_for_update={"read": True})
+    lock_row(Round, rnd.id, shared=True)
+    db.session.refresh(rnd, ["phase"])
     if rnd.current_phase is not phase:
         raise InvalidState(refusal)
 

@@ -48,6 +48,7 @@ from competition.services import audit
 from competition.services.accounts import require_role
 from competition.services.development import cluster_finalists
 from competition.services.errors import InvalidState, NotFound, PermissionDenied, ValidationError
+from competition.services.locks import lock_row
 from competition.services.mail import queue_mail
 from competition.services.preselection import vote_refusal, voting_municipality_ids
 from competition.services.proposals import is_db_id
@@ -245,11 +246,8 @@ def receipt_of(ballot: FinalBallot, rnd: Round, municipality: Municipality) -> s
 
 
 def _lock_municipality(municipality_id: int) -> None:
-    """Queue simultaneous casts of one municipality (PostgreSQL row lock; SQLite already holds
-    the write lock)."""
-    if db.session.get_bind().dialect.name != "sqlite":
-        db.session.execute(select(Municipality.id).where(Municipality.id == municipality_id)
-                           .with_for_update())
+    """Queue simultaneous casts of one municipality."""
+    lock_row(Municipality, municipality_id)
 
 
 def cast_ballot(actor: User, cluster: Cluster, ranking: list[int], *,
