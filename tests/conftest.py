@@ -20,6 +20,7 @@ from competition import create_app
 from competition.extensions import db
 from competition.models import Municipality, Role, User
 from competition.services import accounts
+from tests.browser import browser  # noqa: F401  (fixture: headless Chromium for browser tests)
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 IS_POSTGRES = TEST_DATABASE_URL.startswith("postgresql")
@@ -89,8 +90,10 @@ def _worker_database(worker_id: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def database_template(tmp_path_factory, worker_id) -> str:
+def database_template(tmp_path_factory) -> str:
     """Migrate once per session; returns a SQLite template path or the PostgreSQL URL."""
+    # What pytest-xdist's `worker_id` fixture gives, also when xdist is off (-p no:xdist).
+    worker_id = os.environ.get("PYTEST_XDIST_WORKER", "master")
     if IS_POSTGRES:
         url = _worker_database(worker_id)
         engine = create_engine(url)
@@ -156,7 +159,14 @@ def database_url(database_template: str, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
+def app_config() -> dict:
+    """Config on top of BASE_CONFIG for the `app` fixture; a test module overrides this fixture
+    to change it (e.g. CSRF on for real browser forms)."""
+    return {}
+
+
+@pytest.fixture
+def app(database_url: str, tmp_path: Path, app_config: dict) -> Iterator[Flask]:
     """The app on a fresh database; no app context is held (tests push their own)."""
     app = create_app(
         {
@@ -164,6 +174,7 @@ def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
             "SQLALCHEMY_DATABASE_URI": database_url,
             "UPLOAD_FOLDER": str(tmp_path / "uploads"),
             "MAIL_FOLDER": str(tmp_path / "mail"),
+            **app_config,
         }
     )
     yield app

@@ -7,98 +7,26 @@ Each page gets a full-page screenshot at 1280px and at 390px wide in tests/artif
 (git-ignored), for looking at the layout by eye.
 
 Needs Debian's Chromium (`apt-get install chromium`); without it these tests are skipped,
-unless REQUIRE_BROWSER=1, when they fail.
+unless REQUIRE_BROWSER=1, when they fail. The browser machinery is in tests/browser.py.
 """
 
-import os
-import re
-import shutil
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from flask import Flask
 from sqlalchemy import select
-from werkzeug.serving import WSGIRequestHandler, make_server
 
 from competition import demo
 from competition.extensions import db
 from competition.models import Invitation, Phase, User
 from competition.models.types import utcnow
 from competition.services import accounts
+from tests.browser import DESKTOP, Auditor, choose_language, log_out, serve
+from tests.browser import log_in as _log_in_as
 
 pytestmark = pytest.mark.browser
-
-ROOT = Path(__file__).resolve().parent
-AXE = ROOT / "vendor" / "axe-core" / "axe.min.js"
-SCREENS = ROOT / "artifacts" / "screens"
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-DESKTOP = {"width": 1280, "height": 900}
-MOBILE = {"width": 390, "height": 844}
-WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
-# Best-practice rules worth enforcing too: landmarks, headings, unique names.
-STRUCTURE_RULES = [
-    "landmark-one-main",
-    "landmark-no-duplicate-banner",
-    "landmark-no-duplicate-contentinfo",
-    "landmark-no-duplicate-main",
-    "landmark-banner-is-top-level",
-    "landmark-contentinfo-is-top-level",
-    "landmark-main-is-top-level",
-    "landmark-unique",
-    "region",
-    "page-has-heading-one",
-    "heading-order",
-    "empty-heading",
-    "skip-link",
-    "tabindex",
-]
-
-
-# --- browser availability ----------------------------------------------------------------------
-
-
-def _browser_problem() -> str | None:
-    """Why the browser tests cannot run, or None."""
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "playwright not installed: pip install -e '.[dev]'"
-    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)) and not shutil.which(
-        CHROMIUM
-    ):
-        return f"chromium not installed at {CHROMIUM}: apt-get install chromium"
-    if not AXE.is_file():
-        return f"axe-core missing at {AXE}"
-    return None
-
-
-@pytest.fixture(scope="module")
-def browser():
-    problem = _browser_problem()
-    if problem:
-        if os.environ.get("REQUIRE_BROWSER") == "1":
-            pytest.fail(f"REQUIRE_BROWSER=1 but {problem}", pytrace=False)
-        pytest.skip(f"BROWSER TESTS SKIPPED: {problem}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield b
-        b.close()
 
 
 # --- the app on a real port --------------------------------------------------------------------
@@ -114,11 +42,6 @@ class Site:
 
     def url(self, path: str) -> str:
         return self.base + path
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, *args, **kwargs) -> None:  # keep failure reports readable
-        pass
 
 
 @contextmanager
@@ -139,14 +62,8 @@ def _serve(app: Flask, phase: Phase) -> Iterator[Site]:
             frozenset(rule.rule for rule in app.url_map.iter_rules()),
         )
         db.session.remove()
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield Site(f"http://127.0.0.1:{server.server_port}", *info)
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
+    with serve(app) as server:
+        yield Site(server.base, *info)
 
 
 @pytest.fixture
@@ -184,138 +101,9 @@ def development_site(app: Flask) -> Iterator[Site]:
         yield served
 
 
-# --- axe ---------------------------------------------------------------------------------------
-
-
-def _axe(page, options: dict) -> dict[str, list[dict]]:
-    """axe's violations and its "needs review" (incomplete) results."""
-    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
-        page.add_script_tag(path=str(AXE))
-    return page.evaluate(
-        """async (options) => {
-            const result = await axe.run(document, options);
-            const simple = list => list.map(v => ({
-                id: v.id, impact: v.impact, help: v.help,
-                nodes: v.nodes.map(n => ({target: n.target.join(' '), summary: n.failureSummary})),
-            }));
-            return {violations: simple(result.violations), incomplete: simple(result.incomplete)};
-        }""",
-        options,
-    )
-
-
-def _format(violations: list[dict]) -> str:
-    lines = []
-    for v in violations:
-        lines.append(f"    [{v['impact']}] {v['id']}: {v['help']}")
-        for node in v["nodes"][:15]:
-            summary = " ".join((node["summary"] or "").split())
-            lines.append(f"        {node['target']}  — {summary[:300]}")
-        if len(v["nodes"]) > 15:
-            lines.append(f"        … and {len(v['nodes']) - 15} more")
-    return "\n".join(lines)
-
-
-class Auditor:
-    """Runs axe on pages, takes screenshots, and collects every problem."""
-
-    def __init__(self, page, locale: str, report_name: str | None = None) -> None:
-        self.page = page
-        self.locale = locale
-        self.report_name = report_name or locale
-        self.problems: dict[str, str] = {}
-        self.review: dict[str, str] = {}
-        self.seen: list[str] = []
-
-    def check(self, name: str, *, expect_status: int | None = None, status: int | None = None):
-        """Audit the current page at desktop and at mobile width, with a screenshot of each."""
-        page = self.page
-        label = f"{self.locale}/{name} ({page.url})"
-        self.seen.append(label)
-        issues = []
-        if expect_status is not None and status != expect_status:
-            issues.append(f"    HTTP status {status}, expected {expect_status}")
-        lang = page.evaluate("() => document.documentElement.lang")
-        if lang != self.locale:
-            issues.append(f"    <html lang={lang!r}>, expected {self.locale!r}")
-        # The page's language must match its text (WCAG 3.1.1): an uncompiled catalogue
-        # shows English under lang="nl".
-        skip_text = page.locator(".oc-skip-link").inner_text().strip()
-        if self.locale != "en" and skip_text == "Skip to main content":
-            issues.append(
-                f"    lang={self.locale!r} but the text is English ({skip_text!r}): "
-                "run `make translations`"
-            )
-        # A Python None rendered into an attribute (disabled="None" disables a control).
-        leaked = page.evaluate(
-            """() => Array.from(document.querySelectorAll('*')).flatMap(el =>
-                Array.from(el.attributes).filter(a => a.value === 'None')
-                    .map(a => `<${el.localName} id="${el.id}"> ${a.name}="None"`))"""
-        )
-        issues += [f"    attribute rendered from Python None: {item}" for item in leaked]
-        review = []
-        for viewport, suffix in ((DESKTOP, ""), (MOBILE, "-mobile")):
-            page.set_viewport_size(viewport)
-            width = f"{viewport['width']}px"
-            wcag = _axe(page, {"runOnly": {"type": "tag", "values": WCAG_TAGS}})
-            if wcag["violations"]:
-                issues.append(f"    (WCAG 2.1 A/AA, {width} wide)\n" + _format(wcag["violations"]))
-            if wcag["incomplete"]:
-                review.append(f"    ({width} wide)\n" + _format(wcag["incomplete"]))
-            if viewport is DESKTOP:
-                structure = _axe(page, {"runOnly": {"type": "rule", "values": STRUCTURE_RULES}})
-                if structure["violations"]:
-                    issues.append("    (best practice)\n" + _format(structure["violations"]))
-            self._screenshot(name + suffix)
-        page.set_viewport_size(DESKTOP)
-        if issues:
-            self.problems[label] = "\n".join(issues)
-        if review:
-            self.review[label] = "\n".join(review)
-
-    def _screenshot(self, name: str) -> None:
-        SCREENS.mkdir(parents=True, exist_ok=True)
-        slug = re.sub(r"[^a-z0-9-]+", "-", f"{self.locale}-{name}".lower()).strip("-")
-        self.page.screenshot(path=str(SCREENS / f"{slug}.png"), full_page=True)
-
-    def visit(self, site: Site, name: str, path: str, expect_status: int = 200) -> None:
-        response = self.page.goto(site.url(path))
-        self.check(name, expect_status=expect_status, status=response.status if response else None)
-
-    def report(self) -> str:
-        return "\n".join(f"{label}\n{text}" for label, text in self.problems.items())
-
-    def write_report(self) -> None:
-        """tests/artifacts/axe-<locale>.txt: violations and what axe could not decide."""
-        SCREENS.parent.mkdir(parents=True, exist_ok=True)
-        parts = [
-            f"Pages checked: {len(self.seen)}",
-            *self.seen,
-            "",
-            "VIOLATIONS",
-            self.report(),
-            "",
-            "NEEDS REVIEW (axe incomplete)",
-        ]
-        parts += [f"{label}\n{text}" for label, text in self.review.items()]
-        (SCREENS.parent / f"axe-{self.report_name}.txt").write_text("\n".join(parts) + "\n")
-
-
-def _choose_language(page, locale: str) -> None:
-    """Switch the interface language with the header's language button (no-op if current)."""
-    if page.evaluate("() => document.documentElement.lang") == locale:
-        return
-    page.locator(f".oc-lang button[value='{locale}']").click()
-    page.wait_for_load_state()
-
-
 def _log_in(page, site: Site, email: str = "organisator@demo.example") -> None:
-    page.goto(site.url("/inloggen"))
-    page.locator("input[name=email]").fill(email)
-    page.locator("input[name=password]").fill(demo.DEMO_PASSWORD)
-    page.locator("form:has(input[name=password]) button[type=submit]").click()
-    page.wait_for_load_state()
-    assert "/inloggen" not in page.url, f"logging in as {email} failed"
+    """Log in as a demo user (the organiser unless another address is given)."""
+    _log_in_as(page, site, email, demo.DEMO_PASSWORD)
 
 
 OPTIONAL_PAGES = [
@@ -339,7 +127,7 @@ def test_every_page_passes_axe(browser, site: Site, locale: str) -> None:
     audit = Auditor(page, locale)
     try:
         page.goto(site.url("/"))
-        _choose_language(page, locale)
+        choose_language(page, locale)
 
         # Public pages.
         audit.visit(site, "home", "/")
@@ -360,7 +148,7 @@ def test_every_page_passes_axe(browser, site: Site, locale: str) -> None:
 
         # Management pages, as organiser.
         _log_in(page, site)
-        _choose_language(page, locale)
+        choose_language(page, locale)
         slug = site.round_slug
         audit.visit(site, "admin-dashboard", "/beheer/")
         audit.visit(site, "admin-new-round", "/beheer/rondes/nieuw")
@@ -401,22 +189,7 @@ def test_every_page_passes_axe(browser, site: Site, locale: str) -> None:
         context.close()
         audit.write_report()
 
-    assert not audit.problems, (
-        f"accessibility problems on {len(audit.problems)} of {len(audit.seen)} pages:\n"
-        + audit.report()
-    )
-
-
-def _log_out(page) -> None:
-    page.locator("form[action='/uitloggen'] button[type=submit]").click()
-    page.wait_for_load_state()
-
-
-def _assert_clean(audit: "Auditor") -> None:
-    assert not audit.problems, (
-        f"accessibility problems on {len(audit.problems)} of {len(audit.seen)} pages:\n"
-        + audit.report()
-    )
+    audit.assert_clean()
 
 
 @pytest.mark.parametrize("locale", ["nl", "en"])
@@ -429,7 +202,7 @@ def test_preselection_work_pages_pass_axe(browser, preselection_site: Site, loca
     audit = Auditor(page, locale, report_name=f"{locale}-preselection-work")
     try:
         _log_in(page, site, "jury.dekker@demo.example")
-        _choose_language(page, locale)
+        choose_language(page, locale)
         audit.visit(site, "jury-list", f"/jury/rondes/{slug}")
         page.locator("main a[href^='/jury/voorstellen/']").first.click()
         page.wait_for_load_state()
@@ -438,9 +211,9 @@ def test_preselection_work_pages_pass_axe(browser, preselection_site: Site, loca
         page.wait_for_load_state()
         audit.check("jury-scorecard-errors")
         assert page.locator("#error-summary").count() == 1, "an empty scorecard was accepted"
-        _log_out(page)
+        log_out(page)
         _log_in(page, site, "afgevaardigde@utrecht.example")
-        _choose_language(page, locale)
+        choose_language(page, locale)
         audit.visit(site, "peer-overview", f"/rondes/{slug}/voorselectie/stemmen")
         page.locator("main a[href$='/goedkeuren']").first.click()
         page.wait_for_load_state()
@@ -449,7 +222,7 @@ def test_preselection_work_pages_pass_axe(browser, preselection_site: Site, loca
     finally:
         context.close()
         audit.write_report()
-    _assert_clean(audit)
+    audit.assert_clean()
 
 
 @pytest.mark.parametrize("locale", ["nl", "en"])
@@ -462,13 +235,13 @@ def test_preselection_results_pass_axe(browser, development_site: Site, locale: 
     audit = Auditor(page, locale, report_name=f"{locale}-preselection-results")
     try:
         page.goto(site.url("/"))
-        _choose_language(page, locale)
+        choose_language(page, locale)
         audit.visit(site, "preselection-results", f"/rondes/{slug}/voorselectie")
         result_link = page.locator("main a[href$='/voorselectie'][href^='/vraagstukken/']").first
         result_path = result_link.get_attribute("href")
         audit.visit(site, "preselection-cluster", result_path)
         _log_in(page, site)
-        _choose_language(page, locale)
+        choose_language(page, locale)
         audit.visit(site, "preselection-cluster-organiser", result_path)
         page.locator("details.oc-details-box summary").first.click()
         audit.check("preselection-override-open")
@@ -479,7 +252,7 @@ def test_preselection_results_pass_axe(browser, development_site: Site, locale: 
     finally:
         context.close()
         audit.write_report()
-    _assert_clean(audit)
+    audit.assert_clean()
 
 
 @pytest.mark.parametrize("locale", ["nl", "en"])
@@ -493,7 +266,7 @@ def test_development_and_final_vote_pages_pass_axe(browser, development_site: Si
     audit = Auditor(page, locale, report_name=f"{locale}-development")
     try:
         page.goto(site.url("/"))
-        _choose_language(page, locale)
+        choose_language(page, locale)
         audit.visit(site, "preselection-results-dev", f"/rondes/{slug}/voorselectie")
         # A finalist of Utrecht, whose demo member is on its team.
         finalist = page.locator("main li:has-text('Utrecht') a[href$='/ontwikkeling']").first \
@@ -503,13 +276,13 @@ def test_development_and_final_vote_pages_pass_axe(browser, development_site: Si
         audit.check("cluster-finalists")
         audit.visit(site, "finalist", finalist)
         _log_in(page, site, "medewerker@utrecht.example")
-        _choose_language(page, locale)
+        choose_language(page, locale)
         audit.visit(site, "finalist-team", finalist)
         assert page.locator("main form textarea").count() >= 1, "the team sees no forms"
     finally:
         context.close()
         audit.write_report()
-    _assert_clean(audit)
+    audit.assert_clean()
 
 
 @pytest.mark.parametrize("locale", ["nl", "en"])
@@ -522,7 +295,7 @@ def test_final_vote_pages_pass_axe(browser, final_vote_site: Site, locale: str) 
     audit = Auditor(page, locale, report_name=f"{locale}-final-vote")
     try:
         _log_in(page, site, "afgevaardigde@utrecht.example")
-        _choose_language(page, locale)
+        choose_language(page, locale)
         audit.visit(site, "final-overview", f"/rondes/{slug}/stemmen")
         page.locator("main a[href$='/stemmen'][href^='/vraagstukken/']").first.click()
         page.wait_for_load_state()
@@ -544,15 +317,15 @@ def test_final_vote_pages_pass_axe(browser, final_vote_site: Site, locale: str) 
         page.wait_for_load_state()
         audit.check("final-receipt")
         audit.visit(site, "receipt-check", f"/rondes/{slug}/stembewijs")
-        _log_out(page)
+        log_out(page)
         _log_in(page, site)
-        _choose_language(page, locale)
+        choose_language(page, locale)
         audit.visit(site, "admin-turnout", f"/beheer/rondes/{slug}/opkomst")
         audit.visit(site, "admin-weights", f"/beheer/rondes/{slug}/weging")
     finally:
         context.close()
         audit.write_report()
-    _assert_clean(audit)
+    audit.assert_clean()
 
 
 @pytest.mark.parametrize("locale", ["nl", "en"])
@@ -565,7 +338,7 @@ def test_results_and_standards_pass_axe(browser, decided_site: Site, locale: str
     audit = Auditor(page, locale, report_name=f"{locale}-results")
     try:
         page.goto(site.url("/"))
-        _choose_language(page, locale)
+        choose_language(page, locale)
         audit.visit(site, "final-results", f"/rondes/{slug}/uitslag")
         page.locator("main a[href$='/uitslag'][href^='/vraagstukken/']").first.click()
         page.wait_for_load_state()
@@ -579,14 +352,14 @@ def test_results_and_standards_pass_axe(browser, decided_site: Site, locale: str
         audit.visit(site, "jatprijs", "/jatprijs")
         audit.visit(site, "municipality", "/gemeenten/GM0344")
         _log_in(page, site)
-        _choose_language(page, locale)
+        choose_language(page, locale)
         page.goto(standard.rstrip("/") + "/bewerken")
         page.wait_for_load_state()
         audit.check("standard-edit")
-        _log_out(page)
+        log_out(page)
         # A member records its municipality's adoption; an empty "adopted" date is an error.
         _log_in(page, site, "medewerker@utrecht.example")
-        _choose_language(page, locale)
+        choose_language(page, locale)
         page.goto(standard)
         page.wait_for_load_state()
         audit.check("standard-as-member")
@@ -600,7 +373,7 @@ def test_results_and_standards_pass_axe(browser, decided_site: Site, locale: str
     finally:
         context.close()
         audit.write_report()
-    _assert_clean(audit)
+    audit.assert_clean()
 
 
 @pytest.mark.parametrize("path", ["/", "/inloggen", "/rondes/{slug}"])
