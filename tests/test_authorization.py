@@ -206,6 +206,11 @@ def test_every_route_is_classified(app):
 @pytest.fixture
 def world(app, people):
     """A round, an invitation and the URL values every route needs."""
+    return route_values(app, people)
+
+
+def route_values(app, people) -> dict:
+    """Build the world behind `world` (tests/test_hardening.py uses it too)."""
     app.config["FROZEN_NOW"] = NOW + timedelta(hours=1)
     with app.app_context():
         organiser = accounts.find_user_by_email(people["organiser"])
