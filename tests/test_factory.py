@@ -1,5 +1,7 @@
 """The application factory and configuration."""
 
+import pytest
+
 from competition import create_app
 from competition.config import normalise_database_url
 
@@ -59,6 +61,12 @@ def test_security_headers(client):
     assert response.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
 
 
+def test_hsts_only_over_https(client):
+    assert "Strict-Transport-Security" not in client.get("/").headers
+    secure = client.get("/", base_url="https://localhost")
+    assert secure.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+
+
 def test_session_cookie_secure_by_default():
     app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "x"})
     assert app.config["SESSION_COOKIE_SECURE"] is True
@@ -80,3 +88,15 @@ def test_json_errors_for_api_clients(client):
     response = client.get("/bestaat-niet", headers={"Accept": "application/json"})
     assert response.status_code == 404
     assert response.json["status"] == 404 and response.json["reason"]
+
+
+@pytest.mark.parametrize("app_config", [{"SESSION_COOKIE_SECURE": True}])
+def test_login_cookie_is_secure_httponly_and_samesite(app, people):
+    from tests.conftest import PASSWORD
+
+    client = app.test_client()
+    response = client.post("/inloggen", base_url="https://localhost",
+                           data={"email": people["member"], "password": PASSWORD})
+    assert response.status_code == 302
+    cookie = response.headers["Set-Cookie"]
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
