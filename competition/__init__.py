@@ -6,11 +6,22 @@ from pathlib import Path
 from flask import Flask, request, session
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.routing import IntegerConverter
 
 from competition.config import load_config
 from competition.extensions import babel, csrf, db, limiter, login_manager, mail, migrate
+from competition.models.types import ID_MAX
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class IdConverter(IntegerConverter):
+    """`<int:…>` URL parts: non-negative integers that fit an id column; a larger number is
+    simply no such page (404), not a database error (PostgreSQL refuses it)."""
+
+    def __init__(self, map, *args, **kwargs) -> None:
+        kwargs.setdefault("max", ID_MAX)
+        super().__init__(map, *args, **kwargs)
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -22,6 +33,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         template_folder=str(PROJECT_ROOT / "templates"),
         static_folder=str(PROJECT_ROOT / "static"),
     )
+    # Before any route is added: <int:…> in URLs means a database id.
+    app.url_map.converters["int"] = IdConverter
     load_config(app, test_config)
     app.jinja_env.add_extension("jinja2.ext.do")
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)

@@ -100,3 +100,20 @@ def test_login_cookie_is_secure_httponly_and_samesite(app, people):
     assert response.status_code == 302
     cookie = response.headers["Set-Cookie"]
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+@pytest.mark.parametrize("path", [
+    "/voorstellen/2637516877005891", "/vraagstukken/2147483648/uitslag",
+    "/api/v1/clusters/2637516877005891", "/api/v1/standards/99999999999999999999"])
+def test_an_id_too_large_for_the_database_is_not_found(client, path):
+    # PostgreSQL refuses such a number in an integer column; the URL must not get that far.
+    response = client.get(path)
+    assert response.status_code == 404
+    if path.startswith("/api/"):
+        assert response.json["error"]["status"] == 404
+
+
+def test_the_largest_id_still_reaches_the_view(client):
+    response = client.get(f"/api/v1/proposals/{2**31 - 1}")
+    assert response.status_code == 404
+    assert response.json["error"]["reason"] != client.get("/api/v1/nope").json["error"]["reason"]

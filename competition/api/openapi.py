@@ -10,6 +10,7 @@ from copy import deepcopy
 from typing import Any
 
 from competition.models import AdoptionStatus, Phase, ProposalStatus
+from competition.models.types import ID_MAX
 from competition.services.municipalities import PROVINCES
 
 Schema = dict[str, Any]
@@ -459,9 +460,9 @@ PARAMETERS: dict[str, Schema] = {
     "per_page": _query("per_page", integer(minimum=1, maximum=100, default=20),
                        "Items per page (at most 100)."),
     "slug": _path("slug", string(), "The round's slug."),
-    "cluster_id": _path("cluster_id", integer(minimum=1), "The cluster's id."),
-    "proposal_id": _path("proposal_id", integer(minimum=1), "The proposal's id."),
-    "standard_id": _path("standard_id", integer(minimum=1), "The standard's id."),
+    "cluster_id": _path("cluster_id", integer(minimum=1, maximum=ID_MAX), "The cluster's id."),
+    "proposal_id": _path("proposal_id", integer(minimum=1, maximum=ID_MAX), "The proposal's id."),
+    "standard_id": _path("standard_id", integer(minimum=1, maximum=ID_MAX), "The standard's id."),
     "code": _path("code", string(), "The municipality's CBS code, such as GM0344."),
     "round": _query("round", string(maxLength=200), "Only this round (its slug)."),
 }
