@@ -514,7 +514,7 @@ def _first_adoptions(rnd: Round, moment: datetime) -> None:
 
 
 def _adopt(delegate: User, standard, status: AdoptionStatus, *, now: datetime) -> None:
-    today = now.astimezone(adoption.LOCAL_TZ).date()
+    today = adoption.local_date(now)
     adoption.record(delegate, standard, status,
                     planned_on=today + timedelta(days=90) if status is AdoptionStatus.INTENDS
                     else None,

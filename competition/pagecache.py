@@ -108,9 +108,6 @@ def _forget_write(session) -> None:
 
 def init_app(app: Flask) -> None:
     """Bind the store and serve anonymous GETs from it (no-op unless CACHE_TYPE is set)."""
-    app.config.setdefault("CACHE_TYPE", "NullCache")
-    app.config.setdefault("CACHE_DEFAULT_TIMEOUT", 60)
-    app.config.setdefault("PAGE_CACHE_SECONDS", 60)
     if not is_enabled(app):
         return
     cache.init_app(app)

@@ -32,9 +32,9 @@ from wtforms.validators import (
 
 from competition.development.forms import EuroField
 from competition.models import PHASES, Phase, Role
+from competition.models.types import LOCAL_TZ
 from competition.services.rounds import COST_MAX
 
-LOCAL_TZ = ZoneInfo("Europe/Amsterdam")
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
 
 

@@ -95,13 +95,7 @@ class OwnStatus:
 
 def _form_for(current: Adoption | None) -> AdoptionForm:
     """The record form, filled in with the municipality's current status."""
-    form = AdoptionForm(formdata=None)
-    if current is not None:
-        form.status.data = current.status
-        form.planned_on.data = current.planned_on
-        form.adopted_on.data = current.adopted_on
-        form.reason.data = current.reason
-    return form
+    return AdoptionForm(formdata=None, obj=current)
 
 
 @bp.app_template_global("adoption_section")
@@ -123,25 +117,15 @@ def adoption_section(standard: Standard, form: AdoptionForm | None = None) -> di
         "statuses": adoption.STATUS_ORDER,
         "adopted": AdoptionStatus.ADOPTED,
         "label": adoption.status_label,
-        "share": percent(coverage.share),
-        "population_share": percent(coverage.population_share),
         "chart": progress_chart(points),
         "progress": [(m, n, percent(n / municipalities_total) if municipalities_total else "–")
                      for m, n in points],
-        "first_month": points[0][0], "last_month": points[-1][0],
         "provinces": adoption.by_province(standard),
         "history": adoption.history(standard, limit=adoption.HISTORY_LIMIT),
         "history_total": adoption.history_count(standard),
-        "columns": adoption.EXPORT_COLUMNS,
         "own": own,
         "refusal": refusal if current_user.is_authenticated else None,
     }
-
-
-@bp.app_template_global("adoption_counts")
-def adoption_counts() -> dict[int, int]:
-    """Active municipalities that adopted each standard, by standard id (for the list)."""
-    return adoption.adoption_counts()
 
 
 @bp.post("/standaarden/<int:standard_id>/adoptie", endpoint="record")

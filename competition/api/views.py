@@ -13,19 +13,17 @@ from flask import Blueprint, current_app, jsonify, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import Select
 
-from competition import clock
 from competition.api import serializers as out
 from competition.api.openapi import document
 from competition.api.params import Params, bad_request
 from competition.extensions import db, limiter
 from competition.models import Phase, ProposalStatus, Round
-from competition.rounds.views import apply_clock
+from competition.rounds.views import advance_due_rounds
 from competition.services import (
     adoption,
     municipalities,
     opendata,
     proposals,
-    rounds,
     standards,
 )
 from competition.services.errors import NotFound
@@ -47,8 +45,7 @@ PUBLIC_PHASES = tuple(p.value for p in Phase if p is not Phase.DRAFT)
 def _advance_clock():
     # Like the pages: move rounds past phases that have ended, so the API never reports a
     # phase (or withholds a result) that the clock has already closed.
-    for rnd in rounds.due_rounds(now=clock.now()):
-        apply_clock(rnd)
+    advance_due_rounds()
 
 
 def _page(stmt: Select, params: Params, render) -> dict[str, Any]:

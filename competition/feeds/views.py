@@ -16,8 +16,8 @@ from flask_babel import gettext as _
 
 from competition import clock
 from competition.models import Phase
-from competition.rounds.views import apply_clock, load_round
-from competition.services import opendata, rounds
+from competition.rounds.views import advance_due_rounds, load_round
+from competition.services import opendata
 from competition.services.rounds import phase_label
 
 bp = Blueprint("feeds", __name__)
@@ -36,8 +36,7 @@ def xml_text(value: str | None) -> str:
 @bp.before_request
 def _advance_clock():
     # Like the pages: a phase whose end has passed is closed before the feed is read.
-    for rnd in rounds.due_rounds(now=clock.now()):
-        apply_clock(rnd)
+    advance_due_rounds()
 
 
 def _feed(title: str, subtitle: str, self_url: str, html_url: str) -> FeedGenerator:

@@ -1,6 +1,7 @@
 """Column types shared by the models."""
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
@@ -8,6 +9,8 @@ from sqlalchemy.types import TypeDecorator
 # The largest value of an `integer` id column (PostgreSQL; SQLite's are wider): ids in URLs and
 # API parameters are checked against it before they reach a query.
 ID_MAX = 2**31 - 1
+# The platform's time zone: the dates and times people enter and read are Dutch.
+LOCAL_TZ = ZoneInfo("Europe/Amsterdam")
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -57,8 +57,7 @@ def preselection_cluster(cluster_id: int):
     view = preselection.result_view(cluster)
     if not preselection.is_published(rnd) or view.stored is None:
         return redirect(url_for("results.preselection", slug=rnd.slug))
-    may_override = (current_user.is_authenticated and current_user.is_organiser
-                    and rnd.current_phase is Phase.DEVELOPMENT)
+    may_override = preselection.may_override(current_user, rnd)
     return render_template(
         "results/preselection_cluster.html", round=rnd, cluster=cluster, view=view,
         data=view.data, locale=str(get_locale() or "nl"),

@@ -52,6 +52,13 @@ def apply_clock(rnd) -> None:
         db.session.commit()
 
 
+def advance_due_rounds() -> None:
+    """Apply the clock to every round whose phase has passed its end, one transaction per
+    round (one failing round holds up no other); pages, API and feeds call it first."""
+    for rnd in rounds.due_rounds(now=clock.now()):
+        apply_clock(rnd)
+
+
 def can_see_drafts() -> bool:
     return current_user.is_authenticated and current_user.has_role(Role.ORGANISER)
 
@@ -59,8 +66,7 @@ def can_see_drafts() -> bool:
 @bp.get("/")
 def home():
     """Home: what the platform is, current rounds and past rounds."""
-    for rnd in rounds.due_rounds(now=clock.now()):
-        apply_clock(rnd)  # one transaction per round: one failing round holds up no other
+    advance_due_rounds()
     visible = rounds.all_rounds() if can_see_drafts() else rounds.public_rounds()
     current = [r for r in visible if r.current_phase is not Phase.ADOPTION]
     past = [r for r in visible if r.current_phase is Phase.ADOPTION]

@@ -28,7 +28,6 @@ each adopter.
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
@@ -52,6 +51,7 @@ from competition.models import (
     User,
     VoteResult,
 )
+from competition.models.types import LOCAL_TZ
 from competition.services import audit
 from competition.services.errors import InvalidState, PermissionDenied, ValidationError
 from competition.services.locks import lock_row
@@ -70,7 +70,6 @@ STATUS_ORDER = (S.UNDECIDED, S.INTENDS, S.ADOPTING, S.ADOPTED, S.DECLINED)
 REASON_MIN, REASON_MAX = 10, 2000
 PLAN_HORIZON_YEARS = 10
 HISTORY_LIMIT = 20
-LOCAL_TZ = ZoneInfo("Europe/Amsterdam")
 
 
 def local_date(moment: datetime) -> date:

@@ -109,20 +109,10 @@ def public_clusters_of(proposal_ids: list[int]) -> dict[int, int]:
 # --- proposals ---------------------------------------------------------------------------------
 
 
-class _EveryRound:
-    """Stands in for a round in `proposals.search_query` when no round is chosen: the query's
-    `round_id == rnd.id` then compares the column with itself (true for every proposal), so
-    the same filters and full-text search apply across rounds. The caller limits the result
-    to public rounds."""
-
-    def __init__(self) -> None:
-        self.id = Proposal.round_id
-
-
 def proposals_query(filters: ProposalFilters, rnd: Round | None = None) -> Select:
     """Published proposals of a public round (or of every public round), filtered and sorted
     by the proposal search of the HTML list."""
-    stmt = proposals.search_query(rnd if rnd is not None else _EveryRound(), filters)
+    stmt = proposals.search_query(rnd, filters)
     return stmt.where(Proposal.round_id.in_(_public_round_ids()))
 
 

@@ -885,6 +885,12 @@ def is_published(rnd: Round) -> bool:
     return rnd.current_phase.index > Phase.PRESELECTION.index
 
 
+def may_override(user: User | None, rnd: Round) -> bool:
+    """Whether `user` may change the finalists of `rnd` now (what `override` allows)."""
+    return (user is not None and user.is_authenticated and user.has_role(Role.ORGANISER)
+            and rnd.current_phase is Phase.DEVELOPMENT)
+
+
 def override(actor: User, proposal: Proposal, make_finalist: bool, reason: str, *,
              now: datetime) -> FinalistDecision:
     """An organiser makes a proposal a finalist, or not, against the computed result. Needs a

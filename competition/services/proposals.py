@@ -27,6 +27,7 @@ from competition.models import (
     User,
     WithdrawalKind,
 )
+from competition.models.types import ID_MAX
 from competition.services import audit
 from competition.services.accounts import normalise_email
 from competition.services.errors import (
@@ -389,8 +390,9 @@ def withdraw_proposal(actor: User, proposal: Proposal, *, kind: WithdrawalKind, 
 
 
 def is_db_id(value: object) -> bool:
-    """Whether `value` can be a row id (databases refuse integers beyond 64 bits)."""
-    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63
+    """Whether `value` can be a row id (what an integer id column holds; PostgreSQL refuses
+    more)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= ID_MAX
 
 
 def get_proposal(proposal_id: int) -> Proposal:
@@ -611,14 +613,17 @@ def interest_counts(proposal_ids: list[int]) -> dict[int, int]:
     return dict(rows.all())
 
 
-def search_query(rnd: Round, filters: ProposalFilters) -> Select:
-    """Published proposals of a round matching the filters, sorted; paginate the result."""
+def search_query(rnd: Round | None, filters: ProposalFilters) -> Select:
+    """Published proposals of a round (None: of every round) matching the filters, sorted;
+    paginate the result."""
     interest = interest_count_subquery()
     stmt = (
         select(Proposal)
         .join(Municipality, Municipality.id == Proposal.municipality_id)
-        .where(Proposal.round_id == rnd.id, Proposal.status != ProposalStatus.DRAFT.value)
+        .where(Proposal.status != ProposalStatus.DRAFT.value)
     )
+    if rnd is not None:
+        stmt = stmt.where(Proposal.round_id == rnd.id)
     for term in query_terms(filters.q[:200])[:12]:
         escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         # Long stems match inside compounds ("paspoort" finds "paspoortaanvrag"); short ones

@@ -438,18 +438,16 @@ def remind_non_voters(actor: User, rnd: Round, *, now: datetime) -> int:
     if rnd.current_phase is not Phase.FINAL_VOTE:
         raise InvalidState(_l("Reminders can only be sent during the final vote."))
     pending = non_voting_delegates(rnd)
-    delegates = [user for user, _missing in pending]
-    missing = {user.municipality_id: count for user, count in pending}
-    for user in delegates:
+    for user, missing in pending:
         queue_mail(to=user.email, template="vote_reminder", category="vote", now=now,
-                   locale=user.locale, user=user, round=rnd,
-                   missing=missing[user.municipality_id],
+                   locale=user.locale, user=user, round=rnd, missing=missing,
                    ends_at=rnd.window(Phase.FINAL_VOTE).ends_at,
                    link=external_url("voting.final_overview", slug=rnd.slug))
     audit.record("final_vote.reminded", actor=actor, now=now, object_type="round",
                  object_id=rnd.id, round_id=rnd.id,
-                 data={"delegates": len(delegates), "municipalities": len(set(missing))})
-    return len(delegates)
+                 data={"delegates": len(pending),
+                       "municipalities": len({user.municipality_id for user, _ in pending})})
+    return len(pending)
 
 
 # --- counting ----------------------------------------------------------------------------------

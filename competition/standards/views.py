@@ -8,7 +8,7 @@ from competition import clock
 from competition.extensions import db
 from competition.forms import perform
 from competition.models import Cluster, Round
-from competition.services import standards
+from competition.services import adoption, standards
 from competition.services.errors import PermissionDenied
 from competition.standards.forms import StandardForm
 
@@ -23,7 +23,9 @@ def _context(standard):
 @bp.get("/standaarden", endpoint="index")
 def index():
     """Every standard, newest first."""
-    return render_template("standards/index.html", rows=standards.all_standards())
+    rows = standards.all_standards()
+    return render_template("standards/index.html", rows=rows,
+                           used_by=adoption.adoption_counts() if rows else {})
 
 
 @bp.get("/standaarden/<int:standard_id>", endpoint="detail")
