@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 
 from competition.extensions import db
@@ -170,47 +170,37 @@ def notify(user: User, category: str, template: str, *, now: datetime,
 # --- who takes part ----------------------------------------------------------------------------
 
 
+def _involved(proposals: Select) -> set[int]:
+    """Municipalities behind the proposals `proposals` selects (owner or accepted
+    co-submitter)."""
+    owners = db.session.scalars(select(Proposal.municipality_id).where(
+        Proposal.id.in_(proposals)))
+    partners = db.session.scalars(select(CoSubmission.municipality_id).where(
+        CoSubmission.proposal_id.in_(proposals),
+        CoSubmission.status == CoSubmissionStatus.ACCEPTED.value))
+    return {*owners, *partners}
+
+
 def team_municipality_ids(rnd: Round, *, drafts: bool = False) -> set[int]:
     """Municipalities with a submitted proposal in the round (with `drafts`, also a draft), as
     owner or accepted co-submitter."""
     statuses = [ProposalStatus.SUBMITTED.value]
     if drafts:
         statuses.append(ProposalStatus.DRAFT.value)
-    proposals = select(Proposal.id).where(Proposal.round_id == rnd.id,
-                                          Proposal.status.in_(statuses))
-    owners = db.session.scalars(select(Proposal.municipality_id).where(
-        Proposal.id.in_(proposals)))
-    partners = db.session.scalars(select(CoSubmission.municipality_id).where(
-        CoSubmission.proposal_id.in_(proposals),
-        CoSubmission.status == CoSubmissionStatus.ACCEPTED.value))
-    return {*owners, *partners}
+    return _involved(select(Proposal.id).where(Proposal.round_id == rnd.id,
+                                               Proposal.status.in_(statuses)))
 
 
 def finalist_municipality_ids(rnd: Round) -> set[int]:
     """Municipalities behind a finalist of the round (owner or accepted co-submitter)."""
-    proposals = select(FinalistDecision.proposal_id).where(
-        FinalistDecision.round_id == rnd.id, FinalistDecision.is_finalist.is_(True))
-    owners = db.session.scalars(select(Proposal.municipality_id).where(
-        Proposal.id.in_(proposals)))
-    partners = db.session.scalars(select(CoSubmission.municipality_id).where(
-        CoSubmission.proposal_id.in_(proposals),
-        CoSubmission.status == CoSubmissionStatus.ACCEPTED.value))
-    return {*owners, *partners}
+    return _involved(select(FinalistDecision.proposal_id).where(
+        FinalistDecision.round_id == rnd.id, FinalistDecision.is_finalist.is_(True)))
 
-
-def municipality_users(municipality_ids: set[int]) -> list[User]:
-    """Active members and delegates of these municipalities."""
-    if not municipality_ids:
-        return []
-    return list(db.session.scalars(
-        select(User).where(User.municipality_id.in_(municipality_ids), User.is_active.is_(True),
-                           User.is_member.is_(True) | User.is_delegate.is_(True))
-        .order_by(User.id)))
 
 
 def team(rnd: Round, *, drafts: bool = False) -> list[User]:
     """The active members and delegates of the round's participating municipalities."""
-    return municipality_users(team_municipality_ids(rnd, drafts=drafts))
+    return preselection.municipality_users(team_municipality_ids(rnd, drafts=drafts))
 
 
 def jurors(rnd: Round) -> list[User]:
@@ -361,7 +351,7 @@ def _closing(moment: Moment, now: datetime) -> int:
     if phase is Phase.SUBMISSION:
         users = team(rnd, drafts=True)
     elif phase is Phase.DEVELOPMENT:
-        users = municipality_users(finalist_municipality_ids(rnd))
+        users = preselection.municipality_users(finalist_municipality_ids(rnd))
     else:
         return 0  # draft, clustering: the organisers' own work; decided: nothing to do
     sent = 0
@@ -404,7 +394,7 @@ def standard_followers(standard: Standard) -> list[User]:
     """Active members and delegates of municipalities that adopted or are adopting it."""
     ids = set(db.session.scalars(select(Adoption.municipality_id).where(
         Adoption.standard_id == standard.id, Adoption.status.in_(FOLLOWING_STATUSES))))
-    return municipality_users(ids)
+    return preselection.municipality_users(ids)
 
 
 def standard_version_changed(standard: Standard, previous: str, *, actor: User | None,

@@ -823,23 +823,25 @@ def publish(rnd: Round, now: datetime, actor: User | None) -> None:
                        "voting_municipalities": context["voters"]})
 
 
-def team(proposal: Proposal) -> list[User]:
-    """Active members and delegates of the municipalities involved in the proposal."""
-    ids = involved_municipality_ids(proposal)
+def municipality_users(municipality_ids: set[int]) -> list[User]:
+    """Active members and delegates of these municipalities."""
+    if not municipality_ids:
+        return []
     return list(db.session.scalars(
-        select(User).where(User.municipality_id.in_(ids), User.is_active.is_(True),
+        select(User).where(User.municipality_id.in_(municipality_ids), User.is_active.is_(True),
                            User.is_member.is_(True) | User.is_delegate.is_(True))
         .order_by(User.id)))
+
+
+def team(proposal: Proposal) -> list[User]:
+    """Active members and delegates of the municipalities involved in the proposal."""
+    return municipality_users(involved_municipality_ids(proposal))
 
 
 def _teams(proposal_ids: list[int]) -> dict[int, list[User]]:
     """`team` of many proposals in three queries."""
     involved = _involved_map(proposal_ids)
-    wanted = set().union(*involved.values()) if involved else set()
-    users = db.session.scalars(
-        select(User).where(User.municipality_id.in_(wanted), User.is_active.is_(True),
-                           User.is_member.is_(True) | User.is_delegate.is_(True))
-        .order_by(User.id)).all() if wanted else []
+    users = municipality_users(set().union(*involved.values()) if involved else set())
     return {pid: [u for u in users if u.municipality_id in involved[pid]]
             for pid in proposal_ids}
 
