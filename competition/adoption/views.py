@@ -4,7 +4,7 @@ used by N" dashboard, the jatprijs board and a municipality's public page."""
 from dataclasses import dataclass
 from datetime import date
 
-from flask import Blueprint, current_app, redirect, render_template, url_for
+from flask import Blueprint, redirect, render_template, url_for
 from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -12,11 +12,11 @@ from flask_login import current_user, login_required
 from competition import clock
 from competition.adoption.forms import AdoptionForm
 from competition.csv_export import csv_response
-from competition.extensions import db
 from competition.forms import perform
-from competition.models import Adoption, AdoptionStatus, Cluster, Round, Standard
+from competition.models import Adoption, AdoptionStatus, Round, Standard
 from competition.services import adoption, municipalities, standards
 from competition.services.errors import PermissionDenied
+from competition.standards.views import detail_context
 from competition.web import percent
 
 bp = Blueprint("adoption", __name__)
@@ -68,17 +68,6 @@ def progress_chart(points: list[tuple[date, int]]) -> dict:
         "y_ticks": [{"y": y_of(v), "text": v} for v in range(0, y_max + 1, step)],
         "x_labels": x_labels,
         "label_y": CHART_TOP + plot_h + 20,
-    }
-
-
-def _standard_context(standard: Standard) -> dict:
-    """What the standard's page needs besides the adoption section (as `standards.detail`)."""
-    return {
-        "standard": standard,
-        "round": db.session.get(Round, standard.round_id),
-        "cluster": db.session.get(Cluster, standard.cluster_id),
-        "may_edit": standards.edit_refusal(current_user, standard) is None,
-        "has_finalist_page": "development.finalist" in current_app.view_functions,
     }
 
 
@@ -150,7 +139,7 @@ def record(standard_id: int):
                         + "#adoption-own-title")
     # Errors go next to the fields, on the standard's own page with what was typed kept.
     return render_template("standards/detail.html", adoption_form=form,
-                           **_standard_context(standard))
+                           **detail_context(standard))
 
 
 @bp.get("/standaarden/<int:standard_id>/adoptie.csv", endpoint="export_csv")

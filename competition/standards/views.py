@@ -31,12 +31,16 @@ def index():
 @bp.get("/standaarden/<int:standard_id>", endpoint="detail")
 def detail(standard_id: int):
     """A standard's public page: what it is, who owns it, where to find it."""
-    standard = standards.get_standard(standard_id)
+    return render_template("standards/detail.html",
+                           **detail_context(standards.get_standard(standard_id)))
+
+
+def detail_context(standard) -> dict:
+    """What standards/detail.html needs (also when the adoption form comes back with errors)."""
     rnd, cluster = _context(standard)
-    return render_template("standards/detail.html", standard=standard, round=rnd,
-                           cluster=cluster,
-                           may_edit=standards.edit_refusal(current_user, standard) is None,
-                           has_finalist_page="development.finalist" in current_app.view_functions)
+    return {"standard": standard, "round": rnd, "cluster": cluster,
+            "may_edit": standards.edit_refusal(current_user, standard) is None,
+            "has_finalist_page": "development.finalist" in current_app.view_functions}
 
 
 @bp.route("/standaarden/<int:standard_id>/bewerken", methods=["GET", "POST"], endpoint="edit")
