@@ -30,9 +30,9 @@ from competition.models import (
     Standard,
     VoteResult,
 )
-from competition.services import preselection, proposals, voting
+from competition.services import clustering, preselection, proposals, rounds, voting
 from competition.services.errors import InvalidState, NotFound
-from competition.services.proposals import ProposalFilters, is_db_id
+from competition.services.proposals import ProposalFilters
 
 
 def _public_round_ids() -> Select:
@@ -52,8 +52,8 @@ def rounds_query(phase: Phase | None = None) -> Select:
 
 def public_round(slug: str) -> Round:
     """A round the public may see, by slug; NotFound for unknown and draft rounds alike."""
-    rnd = db.session.scalar(select(Round).where(Round.slug == slug))
-    if rnd is None or rnd.current_phase is Phase.DRAFT:
+    rnd = rounds.get_round(slug)
+    if rnd.current_phase is Phase.DRAFT:
         raise NotFound(_l("No such round."))
     return rnd
 
@@ -74,9 +74,9 @@ def clusters_query(rnd: Round) -> Select:
 
 def public_cluster(cluster_id: int) -> tuple[Cluster, Round]:
     """A confirmed cluster of a public round, with its round; NotFound otherwise."""
-    cluster = db.session.get(Cluster, cluster_id) if is_db_id(cluster_id) else None
-    rnd = db.session.get(Round, cluster.round_id) if cluster is not None else None
-    if cluster is None or not cluster.is_confirmed or rnd.current_phase is Phase.DRAFT:
+    cluster = clustering.get_cluster(cluster_id)
+    rnd = db.session.get(Round, cluster.round_id)
+    if not cluster.is_confirmed or rnd.current_phase is Phase.DRAFT:
         raise NotFound(_l("No such cluster."))
     return cluster, rnd
 
@@ -118,8 +118,8 @@ def proposals_query(filters: ProposalFilters, rnd: Round | None = None) -> Selec
 
 def public_proposal(proposal_id: int) -> Proposal:
     """A published proposal of a public round; NotFound for drafts and unknown ids alike."""
-    proposal = db.session.get(Proposal, proposal_id) if is_db_id(proposal_id) else None
-    if proposal is None or not proposal.is_published:
+    proposal = proposals.get_proposal(proposal_id)
+    if not proposal.is_published:
         raise NotFound(_l("No such proposal."))
     if db.session.get(Round, proposal.round_id).current_phase is Phase.DRAFT:
         raise NotFound(_l("No such proposal."))
